@@ -71,6 +71,9 @@ type Decision struct {
 	// persist with the events so that a restart does not reset it. Nil when
 	// the decision did not change it.
 	Lockout *LockoutState
+	// DryRun marks a result of Engine.Explain: it has no events, no lockout
+	// and no first-use mark, and must never open the door.
+	DryRun bool
 }
 
 // LockoutState is one keypad's brute-force state.
