@@ -1,0 +1,355 @@
+// Command qrbench measures the QR decoder on a directory of frames and runs
+// zxing-cpp's ZXingReader over the same files for comparison.
+//
+//	go run ./cmd/qrbench [-workers N] [-zxing ZXingReader] DIR
+//
+// DIR holds images in one of two layouts: a truth.txt with lines
+// "file expected-text", or, without truth.txt, each image NAME.ext beside a
+// NAME.txt holding the exact expected text (zxing's test-suite layout).
+//
+// What is measured, and how:
+//   - qr_ms_mean, qr_ms_p99: latency of Decoder.Decode on one frame already in
+//     memory as gray bytes (as frames arrive from the camera), one core, one
+//     frame at a time, decoder state reset between frames (they are unrelated
+//     images, so region-of-interest tracking cannot help).
+//   - qr_set_s: wall time to read (JPEG decode) and decode every file with a
+//     pool of -workers decoders, one per core: the set's throughput, directly
+//     comparable with qr_set_s_zxingcpp.
+//   - qr_set_s_zxingcpp: wall time of one ZXingReader process over all files
+//     (-format QRCode; it also decodes the JPEGs, on one core). Process start
+//     is included; it is about 2 ms, measured and reported as
+//     qr_start_ms_zxingcpp.
+//   - qr_ms_mean_zxingcpp: ZXingReader's per-frame decode time without JPEG
+//     decoding: one process over PGM copies of the frames, minus its start
+//     time, divided by the frame count. Compare it with qr_ms_mean.
+//
+// Every figure is also printed as "BENCH name value unit".
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/intercomd/intercomd/reader/qr"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "qrbench:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	path, want string
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("qrbench", flag.ContinueOnError)
+	workers := fs.Int("workers", runtime.NumCPU(), "decoders working in parallel for qr_set_s")
+	zxing := fs.String("zxing", "ZXingReader", "zxing-cpp's CLI; empty to skip the peer run")
+	verbose := fs.Bool("v", false, "list frames that were not decoded correctly")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: qrbench [-workers N] [-zxing PATH] [-v] DIR")
+	}
+	set, err := loadSet(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(set) == 0 {
+		return fmt.Errorf("no labelled images in %s", fs.Arg(0))
+	}
+	r, err := benchOurs(ctx, set, max(*workers, 1), out, *verbose)
+	if err != nil {
+		return err
+	}
+	bench(out, "qr_frames", len(set), "frames")
+	bench(out, "qr_decoded", r.decoded, "frames")
+	bench(out, "qr_ms_mean", fmt.Sprintf("%.2f", r.mean), "ms")
+	bench(out, "qr_ms_p99", fmt.Sprintf("%.2f", r.p99), "ms")
+	bench(out, "qr_ms_mean_nocode", fmt.Sprintf("%.2f", r.noCode), "ms")
+	bench(out, "qr_set_s", fmt.Sprintf("%.3f", r.setS), "s")
+	bench(out, "qr_set_workers", *workers, "workers")
+	if *zxing != "" {
+		z, err := benchZXing(ctx, *zxing, set, out, *verbose)
+		if err != nil {
+			fmt.Fprintln(out, "zxing-cpp peer run failed:", err)
+		} else {
+			bench(out, "qr_decoded_zxingcpp", z.decoded, "frames")
+			bench(out, "qr_set_s_zxingcpp", fmt.Sprintf("%.3f", z.setS), "s")
+			bench(out, "qr_ms_mean_zxingcpp", fmt.Sprintf("%.2f", z.mean), "ms")
+			bench(out, "qr_start_ms_zxingcpp", fmt.Sprintf("%.1f", z.startMS), "ms")
+		}
+	}
+	return nil
+}
+
+func bench(w io.Writer, name string, v any, unit string) {
+	fmt.Fprintf(w, "BENCH %s %v %s\n", name, v, unit)
+}
+
+var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".pgm": true, ".tif": true, ".tiff": true, ".webp": true}
+
+// loadSet reads the labels of dir in either layout.
+func loadSet(dir string) ([]sample, error) {
+	f, err := os.Open(filepath.Join(dir, "truth.txt"))
+	if err == nil {
+		defer f.Close()
+		var set []sample
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimRight(sc.Text(), "\r")
+			if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, want, ok := strings.Cut(line, " ")
+			if !ok {
+				return nil, fmt.Errorf("%s/truth.txt:%d: want \"file expected-text\"", dir, n)
+			}
+			set = append(set, sample{filepath.Join(dir, name), want})
+		}
+		return set, sc.Err()
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var set []sample
+	for _, e := range ents {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if e.IsDir() || !imageExt[ext] {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		want, err := os.ReadFile(strings.TrimSuffix(p, filepath.Ext(p)) + ".txt")
+		if errors.Is(err, os.ErrNotExist) {
+			continue // unlabelled
+		}
+		if err != nil {
+			return nil, err
+		}
+		set = append(set, sample{p, string(want)})
+	}
+	return set, nil
+}
+
+type result struct {
+	decoded         int
+	mean, p99       float64 // ms per frame, one core
+	noCode          float64 // ms per frame on frames where nothing was found
+	setS            float64
+	startMS, setPGM float64
+}
+
+func has(syms []qr.Symbol, want string) bool {
+	return slices.ContainsFunc(syms, func(s qr.Symbol) bool { return s.Text == want })
+}
+
+func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, verbose bool) (result, error) {
+	var r result
+	frames := make([]qr.Gray, len(set))
+	for i, s := range set {
+		g, err := qr.ReadImage(s.path)
+		if err != nil {
+			return r, err
+		}
+		frames[i] = g
+	}
+	// Latency: one decoder, one frame at a time.
+	d := qr.NewDecoder()
+	defer d.Close()
+	ms := make([]float64, len(set))
+	var none []float64
+	for i, g := range frames {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		d.Reset()
+		t := time.Now()
+		syms, err := d.Decode(g)
+		ms[i] = float64(time.Since(t).Microseconds()) / 1000
+		if err != nil {
+			return r, fmt.Errorf("%s: %w", set[i].path, err)
+		}
+		if has(syms, set[i].want) {
+			r.decoded++
+		} else if verbose {
+			fmt.Fprintf(out, "missed %s (%.1f ms)\n", set[i].path, ms[i])
+		}
+		if len(syms) == 0 {
+			none = append(none, ms[i])
+		}
+	}
+	r.mean, r.p99 = meanP99(ms)
+	r.noCode, _ = meanP99(none)
+	fmt.Fprintf(out, "stage hits:")
+	for st, n := range d.Hits() {
+		fmt.Fprintf(out, " %v=%d", qr.Stage(st), n)
+	}
+	fmt.Fprintln(out)
+
+	// Throughput: read and decode every file with a pool of decoders.
+	t := time.Now()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			d := qr.NewDecoder()
+			defer d.Close()
+			for i := range next {
+				g, err := qr.ReadImage(set[i].path)
+				if err != nil {
+					continue
+				}
+				d.Reset()
+				d.Decode(g)
+			}
+		})
+	}
+	for i := range set {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	r.setS = time.Since(t).Seconds()
+	return r, nil
+}
+
+func meanP99(ms []float64) (mean, p99 float64) {
+	if len(ms) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	for _, v := range s {
+		mean += v
+	}
+	return mean / float64(len(s)), s[min(len(s)-1, int(float64(len(s))*0.99))]
+}
+
+// benchZXing runs ZXingReader once over the original files and once over PGM
+// copies, each as one process.
+func benchZXing(ctx context.Context, bin string, set []sample, out io.Writer, verbose bool) (result, error) {
+	var r result
+	paths := make([]string, len(set))
+	for i, s := range set {
+		paths[i] = s.path
+	}
+	got, secs, err := runZXing(ctx, bin, paths)
+	if err != nil {
+		return r, err
+	}
+	r.setS = secs
+	for _, s := range set {
+		if slices.Contains(got[s.path], s.want) {
+			r.decoded++
+		} else if verbose {
+			fmt.Fprintf(out, "zxing-cpp missed %s\n", s.path)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "qrbench")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(tmp)
+	blank := filepath.Join(tmp, "blank.pgm")
+	if err := writePGM(blank, qr.Gray{Pix: make([]byte, 64*64), Width: 64, Height: 64, Stride: 64}); err != nil {
+		return r, err
+	}
+	start := time.Duration(1 << 62)
+	for range 5 {
+		_, s, err := runZXing(ctx, bin, []string{blank})
+		if err != nil {
+			return r, err
+		}
+		start = min(start, time.Duration(s*float64(time.Second)))
+	}
+	r.startMS = float64(start.Microseconds()) / 1000
+	pgms := make([]string, len(set))
+	for i, s := range set {
+		g, err := qr.ReadImage(s.path)
+		if err != nil {
+			return r, err
+		}
+		pgms[i] = filepath.Join(tmp, fmt.Sprintf("%04d.pgm", i))
+		if err := writePGM(pgms[i], g); err != nil {
+			return r, err
+		}
+	}
+	_, secs, err = runZXing(ctx, bin, pgms)
+	if err != nil {
+		return r, err
+	}
+	r.mean = max(0, secs*1000-r.startMS) / float64(len(set))
+	return r, nil
+}
+
+// runZXing returns the texts ZXingReader found per file, and its wall time.
+func runZXing(ctx context.Context, bin string, paths []string) (map[string][]string, float64, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-1", "-format", "QRCode"}, paths...)...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	t := time.Now()
+	err := cmd.Run()
+	secs := time.Since(t).Seconds()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", bin, err)
+	}
+	// Lines are "PATH FORMAT \"TEXT\"" or "PATH None"; paths may hold spaces,
+	// so match the longest known path prefix.
+	byLen := slices.Clone(paths)
+	slices.SortFunc(byLen, func(a, b string) int { return len(b) - len(a) })
+	got := make(map[string][]string)
+	for line := range strings.Lines(stdout.String()) {
+		line = strings.TrimRight(line, "\n")
+		for _, p := range byLen {
+			rest, ok := strings.CutPrefix(line, p+" ")
+			if !ok {
+				continue
+			}
+			if _, txt, ok := strings.Cut(rest, " "); ok && len(txt) >= 2 && txt[0] == '"' && txt[len(txt)-1] == '"' {
+				got[p] = append(got[p], txt[1:len(txt)-1])
+			}
+			break
+		}
+	}
+	return got, secs, nil
+}
+
+func writePGM(path string, g qr.Gray) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, "P5\n%d %d\n255\n", g.Width, g.Height)
+	for y := 0; y < g.Height; y++ {
+		w.Write(g.Pix[y*g.Stride : y*g.Stride+g.Width])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
