@@ -1,0 +1,332 @@
+package wiegand_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/device/pins/pinstest"
+	"github.com/intercomd/intercomd/reader/wiegand"
+)
+
+// rig is a reader on a fake edge source, inside a synctest bubble.
+type rig struct {
+	t      *testing.T
+	edges  *pinstest.Edges
+	tx     *pinstest.Transmitter
+	out    chan access.Credential
+	r      *wiegand.Reader
+	mu     sync.Mutex
+	events []access.Event
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func newRig(t *testing.T, cfg wiegand.Config) *rig {
+	t.Helper()
+	g := &rig{t: t, edges: pinstest.NewEdges(), out: make(chan access.Credential, 16), done: make(chan error, 1)}
+	g.tx = &pinstest.Transmitter{Edges: g.edges}
+	g.r = wiegand.New(cfg, g.edges, g.out, func(e access.Event) {
+		g.mu.Lock()
+		g.events = append(g.events, e)
+		g.mu.Unlock()
+	}, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	g.cancel = cancel
+	go func() { g.done <- g.r.Run(ctx) }()
+	t.Cleanup(g.stop)
+	return g
+}
+
+func (g *rig) stop() {
+	g.cancel()
+	if err := <-g.done; err != nil {
+		g.t.Errorf("Run: %v", err)
+	}
+	g.done <- nil // stop is idempotent
+	if n := g.edges.BadWaits.Load(); n != 0 {
+		g.t.Errorf("reader made %d waits with a non-positive timeout", n)
+	}
+}
+
+// next returns the next credential, failing after a (bubble) second.
+func (g *rig) next() access.Credential {
+	g.t.Helper()
+	select {
+	case c := <-g.out:
+		return c
+	case <-time.After(time.Second):
+		g.t.Fatal("no credential delivered")
+	}
+	return access.Credential{}
+}
+
+// none checks that nothing is delivered within a (bubble) second.
+func (g *rig) none() {
+	g.t.Helper()
+	select {
+	case c := <-g.out:
+		g.t.Fatalf("unexpected credential %v from %s", c.Kind, c.Reader)
+	case <-time.After(time.Second):
+	}
+}
+
+func (g *rig) send(bits []bool) time.Time {
+	g.t.Helper()
+	last, err := g.tx.Send(g.t.Context(), bits)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return last
+}
+
+func mustEncode(t *testing.T, f wiegand.Format, fc, cn uint64) []bool {
+	t.Helper()
+	b, err := wiegand.Encode(f, fc, cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReaderCardsAcrossTiming(t *testing.T) {
+	cards := []struct {
+		f      wiegand.Format
+		fc, cn uint64
+		want   string
+	}{
+		{wiegand.H10301, 18, 32770, "18:32770"},
+		{wiegand.H10306, 1234, 56789, "1234:56789"},
+		{wiegand.Corp1000, 1000, 123456, "1000:123456"},
+		{wiegand.H10304, 4660, 300000, "4660:300000"},
+	}
+	for _, iv := range []time.Duration{200 * time.Microsecond, 500 * time.Microsecond, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		for _, jitter := range []float64{0, 0.3} {
+			t.Run(fmt.Sprintf("%v jitter %.0f%%", iv, jitter*100), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					g := newRig(t, wiegand.Config{})
+					g.tx.Interval, g.tx.Jitter = iv, jitter
+					g.tx.Rand = rand.New(rand.NewPCG(uint64(iv), 7))
+					for _, c := range cards {
+						last := g.send(mustEncode(t, c.f, c.fc, c.cn))
+						got := g.next()
+						if got.Kind != access.KindCard || got.Value != c.want || got.Reader != "wiegand0" || !got.At.Equal(last) {
+							t.Errorf("%v: got %v %q from %s at %v, want card %q at %v", c.f, got.Kind, got.Value, got.Reader, got.At, c.want, last)
+						}
+						// The frame must end within 3 × the longest gap of
+						// the frame (EOF clamp 3-100 ms) after the last bit.
+						if lat := time.Since(last); lat > max(3*time.Millisecond, min(100*time.Millisecond, 3*iv*13/10)) {
+							t.Errorf("%v: delivered %v after the last bit", c.f, lat)
+						}
+					}
+					if s := g.r.Stats(); s.Cards.Load() != uint64(len(cards)) || s.Parity.Load() != 0 {
+						t.Errorf("stats %v", s.Snapshot())
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestReaderEarlyEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{})
+		last := g.send(mustEncode(t, wiegand.H10301, 1, 2))
+		g.next()
+		if lat := time.Since(last); lat != 4*time.Millisecond {
+			t.Errorf("valid 26-bit frame ended %v after its last bit, want 2 × 2 ms", lat)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{NoEarlyEnd: true})
+		last := g.send(mustEncode(t, wiegand.H10301, 1, 2))
+		g.next()
+		if lat := time.Since(last); lat != 6*time.Millisecond {
+			t.Errorf("without early end the frame ended %v after its last bit, want 3 × 2 ms", lat)
+		}
+	})
+}
+
+func TestReaderKeypad(t *testing.T) {
+	for _, width := range []int{4, 8} {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := newRig(t, wiegand.Config{})
+				if _, err := g.tx.SendKeys(t.Context(), "1234#", width); err != nil {
+					t.Fatal(err)
+				}
+				if c := g.next(); c.Kind != access.KindPIN || c.Value != "1234" {
+					t.Errorf("got %v %q, want pin 1234", c.Kind, c.Value)
+				}
+				// A card number typed on the keypad is a PIN, never a card.
+				if _, err := g.tx.SendKeys(t.Context(), "1832770#", width); err != nil {
+					t.Fatal(err)
+				}
+				if c := g.next(); c.Kind != access.KindPIN || c.Value != "1832770" {
+					t.Errorf("typed card number: got %v %q, want pin", c.Kind, c.Value)
+				}
+				// '*' clears.
+				if _, err := g.tx.SendKeys(t.Context(), "99*5678#", width); err != nil {
+					t.Fatal(err)
+				}
+				if c := g.next(); c.Value != "5678" {
+					t.Errorf("after clear: got %q, want 5678", c.Value)
+				}
+				// A pause longer than 5 s discards the entry.
+				if _, err := g.tx.SendKeys(t.Context(), "11", width); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(6 * time.Second)
+				if _, err := g.tx.SendKeys(t.Context(), "4321#", width); err != nil {
+					t.Fatal(err)
+				}
+				if c := g.next(); c.Value != "4321" {
+					t.Errorf("after timeout: got %q, want 4321", c.Value)
+				}
+				s := g.r.Stats()
+				if s.PINs.Load() != 4 || s.PINCleared.Load() != 1 || s.PINExpired.Load() != 1 {
+					t.Errorf("stats %v", s.Snapshot())
+				}
+				for _, f := range g.r.Recent() {
+					if f.Raw != "" {
+						t.Errorf("key burst kept its bits %q", f.Raw)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestReaderNoise(t *testing.T) {
+	t.Run("short pulse dropped", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			g := newRig(t, wiegand.Config{})
+			bits := mustEncode(t, wiegand.H10301, 7, 777)
+			g.send(bits[:10])
+			time.Sleep(time.Millisecond)
+			g.edges.Pulse(1, 2*time.Microsecond) // a glitch between two bits
+			time.Sleep(time.Millisecond)
+			g.send(bits[10:])
+			if c := g.next(); c.Value != "7:777" {
+				t.Errorf("got %q, want 7:777", c.Value)
+			}
+			if n := g.r.Stats().NoisePulses.Load(); n != 1 {
+				t.Errorf("noise pulses = %d, want 1", n)
+			}
+		})
+	})
+	t.Run("both lines low", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			g := newRig(t, wiegand.Config{})
+			bits := mustEncode(t, wiegand.H10301, 7, 777)
+			g.send(bits[:25])
+			time.Sleep(2 * time.Millisecond)
+			now := time.Now()
+			// D0 falls 20 µs into D1's 50 µs pulse.
+			g.edges.Inject(wiegand.Edge{Line: 1, At: now, Width: 50 * time.Microsecond})
+			g.edges.Inject(wiegand.Edge{Line: 0, At: now.Add(20 * time.Microsecond), Width: 50 * time.Microsecond})
+			g.none()
+			if n := g.r.Stats().BothLow.Load(); n != 1 {
+				t.Errorf("both low = %d, want 1", n)
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if len(g.events) != 1 || g.events[0].Type != access.EventBadInput {
+				t.Errorf("events %+v, want one input.rejected", g.events)
+			}
+		})
+	})
+	t.Run("source saw both low", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			g := newRig(t, wiegand.Config{})
+			bits := mustEncode(t, wiegand.H10301, 7, 777)
+			g.send(bits[:25])
+			time.Sleep(2 * time.Millisecond)
+			g.edges.Inject(wiegand.Edge{Line: 0, At: time.Now(), BothLow: true})
+			g.none()
+			if n := g.r.Stats().BothLow.Load(); n != 1 {
+				t.Errorf("both low = %d, want 1", n)
+			}
+		})
+	})
+	cases := []struct {
+		name  string
+		bits  func(t *testing.T) []bool
+		count func(s *wiegand.Stats) uint64
+	}{
+		{"runt", func(*testing.T) []bool { return []bool{true, false} }, func(s *wiegand.Stats) uint64 { return s.Runts.Load() }},
+		{"impossible length", func(*testing.T) []bool { return make([]bool, 13) }, func(s *wiegand.Stats) uint64 { return s.BadLength.Load() }},
+		{"parity", func(t *testing.T) []bool {
+			b := mustEncode(t, wiegand.H10301, 7, 777)
+			b[5] = !b[5]
+			return b
+		}, func(s *wiegand.Stats) uint64 { return s.Parity.Load() }},
+		{"complement", func(*testing.T) []bool { return []bool{true, true, true, true, false, true, false, true} }, func(s *wiegand.Stats) uint64 { return s.Complement.Load() }},
+		{"key 13", func(*testing.T) []bool { return []bool{true, true, false, true} }, func(s *wiegand.Stats) uint64 { return s.BadKey.Load() }},
+		{"overflow", func(*testing.T) []bool { return make([]bool, 70) }, func(s *wiegand.Stats) uint64 { return s.Overflow.Load() }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := newRig(t, wiegand.Config{})
+				g.send(tc.bits(t))
+				g.none()
+				if n := tc.count(g.r.Stats()); n != 1 {
+					t.Errorf("counter = %d, want 1 (%v)", n, g.r.Stats().Snapshot())
+				}
+				// The reader recovers: the next card decodes.
+				g.send(mustEncode(t, wiegand.H10301, 1, 1))
+				if c := g.next(); c.Value != "1:1" {
+					t.Errorf("after %s: got %q", tc.name, c.Value)
+				}
+			})
+		})
+	}
+}
+
+func TestReaderRecent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{Recent: 2})
+		var want []string
+		for i := range 3 {
+			b := mustEncode(t, wiegand.H10301, 1, uint64(i))
+			want = append(want, wiegand.BitString(b))
+			g.send(b)
+			g.next()
+		}
+		got := g.r.Recent()
+		if len(got) != 2 || got[0].Raw != want[1] || got[1].Raw != want[2] {
+			t.Fatalf("Recent = %+v, want the last two frames", got)
+		}
+		if got[1].Format != "h10301" || got[1].Bits != 26 || got[1].Interval != 2*time.Millisecond {
+			t.Errorf("frame record %+v", got[1])
+		}
+	})
+}
+
+// A consumer that stops reading must not wedge Run past cancellation.
+func TestReaderCancelWhileDelivering(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		edges := pinstest.NewEdges()
+		out := make(chan access.Credential) // nobody reads
+		r := wiegand.New(wiegand.Config{}, edges, out, nil, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		tx := &pinstest.Transmitter{Edges: edges}
+		if _, err := tx.SendCard(ctx, wiegand.H10301, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v, want nil on cancellation", err)
+		}
+	})
+}
