@@ -84,7 +84,7 @@ type Stats struct {
 	Link           ParserStats `json:"link"`
 	Heartbeats     uint64      `json:"heartbeats"`
 	Keys           uint64      `json:"keys"`
-	KeyGaps        uint64      `json:"key_gaps"` // key frames whose sequence number skipped: keys lost on the line
+	SeqGaps        uint64      `json:"seq_gaps"` // keypad frames whose sequence number skipped one: frames lost on the line
 	KeypadRestarts uint64      `json:"keypad_restarts"`
 	Acks           uint64      `json:"acks"`
 	Unexpected     uint64      `json:"unexpected"` // controller-bound frames of a controller→keypad type
@@ -117,11 +117,11 @@ type Reader struct {
 	hb   chan struct{} // a heartbeat arrived (to the supervisor)
 	lost chan struct{} // the port failed (to the supervisor)
 
-	mu         sync.Mutex
-	parser     Parser
-	st         Stats
-	lastKeySeq int // -1: none since (re)connect
-	txSeq      uint8
+	mu      sync.Mutex
+	parser  Parser
+	st      Stats
+	lastSeq int // keypad frame sequence; -1: none since (re)connect
+	txSeq   uint8
 }
 
 // New returns a Reader. emit receives reader.online, reader.offline and
@@ -137,11 +137,11 @@ func New(cfg Config, open Opener, decide DecideFunc, emit func(access.Event), lo
 	}
 	return &Reader{
 		cfg: cfg, open: open, decide: decide, emit: emit,
-		log:        log.With("reader", cfg.ID),
-		hb:         make(chan struct{}, 1),
-		lost:       make(chan struct{}, 1),
-		st:         Stats{Reader: cfg.ID},
-		lastKeySeq: -1,
+		log:     log.With("reader", cfg.ID),
+		hb:      make(chan struct{}, 1),
+		lost:    make(chan struct{}, 1),
+		st:      Stats{Reader: cfg.ID},
+		lastSeq: -1,
 	}
 }
 
@@ -201,7 +201,7 @@ func (r *Reader) Run(ctx context.Context) error {
 		}
 		r.st.Connected = true
 		r.parser.Reset()
-		r.lastKeySeq = -1
+		r.lastSeq = -1
 		r.mu.Unlock()
 		r.log.Info("keypad port open")
 
@@ -314,13 +314,19 @@ func (r *Reader) readLoop(ctx context.Context, port io.Reader, closing *atomic.B
 
 // frame handles one frame from the keypad; it returns false when ctx ends.
 func (r *Reader) frame(ctx context.Context, f Frame, at time.Time, keys chan<- keyPress) bool {
+	r.mu.Lock()
+	if r.lastSeq >= 0 && f.Seq != uint8(r.lastSeq+1) {
+		r.st.SeqGaps++
+	}
+	r.lastSeq = int(f.Seq)
+	r.mu.Unlock()
 	switch f.Type {
 	case MsgHeartbeat:
 		h, _ := f.Heartbeat()
 		r.mu.Lock()
 		if r.st.Heartbeats > 0 && h.Uptime < time.Duration(r.st.KeypadUptime)*time.Second {
 			r.st.KeypadRestarts++
-			r.lastKeySeq = -1
+			r.lastSeq = -1
 		}
 		r.st.Heartbeats++
 		r.st.LastHeartbeat = at
@@ -335,10 +341,6 @@ func (r *Reader) frame(ctx context.Context, f Frame, at time.Time, keys chan<- k
 	case MsgKey:
 		k, _ := f.Key()
 		r.mu.Lock()
-		if r.lastKeySeq >= 0 && f.Seq != uint8(r.lastKeySeq+1) {
-			r.st.KeyGaps++
-		}
-		r.lastKeySeq = int(f.Seq)
 		r.st.Keys++
 		r.st.LastActivity = at
 		r.mu.Unlock()
