@@ -49,19 +49,20 @@ type AccessConfig struct {
 
 // RelayConfig is the door output and door inputs.
 type RelayConfig struct {
-	Pin          string   `toml:"pin"`            // required on hardware; e.g. "GPIO17"
-	ActiveLow    bool     `toml:"active_low"`     // default: energised = high
-	UnlockTime   Duration `toml:"unlock_time"`    // default 10s, 1s..60s
-	HeldOpenTime Duration `toml:"held_open_time"` // default 30s, 1s..10m
-	DPIPin       string   `toml:"dpi_pin"`        // door position input; optional
-	DPIOpenHigh  bool     `toml:"dpi_open_high"`  // default: open = low (switch to ground)
-	REXPin       string   `toml:"rex_pin"`        // request-to-exit input; optional
+	Pin           string   `toml:"pin"`             // required on hardware; e.g. "GPIO17"
+	ActiveLow     bool     `toml:"active_low"`      // default: energised = high
+	UnlockTime    Duration `toml:"unlock_time"`     // default 10s, 1s..60s
+	HeldOpenTime  Duration `toml:"held_open_time"`  // default 30s, 1s..10m
+	DPIPin        string   `toml:"dpi_pin"`         // door position input; optional
+	DPIOpenLow    bool     `toml:"dpi_open_low"`    // default: open = high (contact to ground held shut by the closed door, pull-up: a cut wire reads open)
+	REXPin        string   `toml:"rex_pin"`         // request-to-exit input; optional
+	REXActiveHigh bool     `toml:"rex_active_high"` // default: pressed = low (button to ground, pull-up)
+	REXInLockdown bool     `toml:"rex_in_lockdown"` // let REX unlock during lockdown; default no (egress is mechanical)
 }
 
 // WiegandConfig is the card reader.
 type WiegandConfig struct {
 	Enabled bool     `toml:"enabled"`
-	Chip    string   `toml:"chip"`    // default "gpiochip0"
 	D0Pin   string   `toml:"d0_pin"`  // e.g. "GPIO5"
 	D1Pin   string   `toml:"d1_pin"`  // e.g. "GPIO6"
 	EOFMin  Duration `toml:"eof_min"` // adaptive end of frame clamp, default 3ms
@@ -358,9 +359,6 @@ func (c *Config) validate() error {
 		return bad("relay.pin", "required with hardware = \"device\"")
 	}
 	w := &c.Wiegand
-	if w.Chip == "" {
-		w.Chip = "gpiochip0"
-	}
 	if err := defaultRange("wiegand.eof_min", &w.EOFMin, 3*time.Millisecond, time.Millisecond, 100*time.Millisecond); err != nil {
 		return err
 	}

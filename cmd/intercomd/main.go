@@ -1,3 +1,342 @@
+// Command intercomd is the door intercom daemon: it reads credentials from
+// the camera, the TD63 keypad, a Wiegand reader and the cloud, decides them
+// against the bbolt cache of visit keys, and drives the door relay.
+//
+// This file is the composition root and nothing else: every part lives in
+// its own package, and this is where they meet.
+//
+//	device (pins, serial, camera) ─▶ reader/{wiegand,keypad,qr} ─▶ pipeline ─▶ relay
+//	                                   sync/mqttsync ⇄ store ◀──────┘ (access.Engine decides)
+//	localapi (technician socket) ◀▶ the daemon as a Backend
 package main
 
-func main() {}
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	_ "time/tzdata" // visit windows are evaluated in the site's zone, on boards without zoneinfo
+
+	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/internal/sdnotify"
+	"github.com/intercomd/intercomd/reader/keypad"
+	"github.com/intercomd/intercomd/reader/wiegand"
+	"github.com/intercomd/intercomd/relay"
+	"github.com/intercomd/intercomd/store"
+)
+
+// Set at link time: -ldflags "-X main.version=… -X main.buildTime=2026-12-03T12:00:00Z".
+var (
+	version   = "dev"
+	buildTime = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "intercomd:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole daemon; it returns when ctx ends, after a fail-secure
+// shutdown. ready, if not nil, is called once the daemon serves.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("intercomd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/intercomd/intercomd.toml", "configuration file")
+	sim := fs.Bool("sim", false, "run on simulated hardware (same as hardware = \"sim\")")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "intercomd %s (built %s, schema %d)\n", version, builtAt().Format(time.RFC3339), store.SchemaVersion)
+		return nil
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *sim {
+		cfg.Hardware = "sim"
+	}
+	d := &daemon{cfg: cfg, stdout: stdout}
+	return d.run(ctx, stderr)
+}
+
+// daemon holds the running parts.
+type daemon struct {
+	cfg    *Config
+	stdout io.Writer
+	log    *slog.Logger
+	level  slog.LevelVar
+
+	hw      *hardware
+	door    *relay.Door
+	db      *store.DB
+	engine  *access.Engine
+	pipe    *pipeline
+	bus     *bus
+	metrics *metrics
+	clock   *clockSource
+
+	emitq chan access.Event
+
+	wiegand *wiegand.Reader
+	keypad  *keypad.Reader
+	started time.Time
+}
+
+func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
+	cfg := d.cfg
+	d.started = time.Now()
+	d.log = newLogger(stderr, cfg.Log.Format, &d.level)
+	if err := d.level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+
+	// Fail secure, step one: the relay is driven locked before anything
+	// else, and stays locked on every way out of this function.
+	d.hw, err = openRelay(cfg)
+	if err != nil {
+		return err
+	}
+	if err := d.hw.relay.Out(lockedLevel(cfg)); err != nil {
+		return fmt.Errorf("relay: drive locked: %w", err)
+	}
+	defer d.hw.close()
+	runDir := filepath.Dir(cfg.Debug.Socket)
+	if err := os.MkdirAll(runDir, 0o750); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	if err := d.hw.openInputs(cfg, runDir); err != nil {
+		return err
+	}
+	d.bus = newBus(1024)
+	d.emitq = make(chan access.Event, 4096)
+	d.door, err = relay.New(relay.Config{
+		Name:          "door0",
+		ActiveLow:     cfg.Relay.ActiveLow,
+		UnlockTime:    cfg.Relay.UnlockTime.Duration,
+		HeldOpen:      cfg.Relay.HeldOpenTime.Duration,
+		DPIOpenLow:    cfg.Relay.DPIOpenLow,
+		REXActiveHigh: cfg.Relay.REXActiveHigh,
+		REXInLockdown: cfg.Relay.REXInLockdown,
+	}, d.hw.relay, d.hw.dpi, d.hw.rex, d.emitAsync, d.log.With("part", "relay"))
+	if err != nil {
+		return err
+	}
+	defer d.door.Halt()
+	defer d.door.HaltOnPanic()
+
+	siteKey, err := readSiteKey(cfg.SiteKeyFile)
+	if err != nil {
+		return err
+	}
+	hasher, err := access.NewHasher(siteKey)
+	if err != nil {
+		return fmt.Errorf("site key %s: %w", cfg.SiteKeyFile, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Database), 0o700); err != nil {
+		return fmt.Errorf("database dir: %w", err)
+	}
+	d.db, err = store.Open(cfg.Database, store.Options{OutboxMax: cfg.Access.OutboxMax, Logger: d.log.With("part", "store")})
+	if err != nil {
+		return err // the relay is locked; a corrupt or locked store is never recreated
+	}
+	defer d.db.Close()
+
+	d.clock = &clockSource{build: builtAt(), tolerance: cfg.Access.ClockTolerance.Duration, nowFunc: time.Now}
+	if t, err := d.db.NewestServerTime(); err == nil && !t.IsZero() {
+		d.clock.observe(t)
+	}
+	engCfg, err := d.engineConfig()
+	if err != nil {
+		return err
+	}
+	d.engine = access.New(engCfg, d.db, hasher)
+	if states, err := d.db.LockoutStates(); err != nil {
+		d.log.Warn("lockout state not restored", "err", err)
+	} else {
+		d.engine.RestoreLockout(states)
+	}
+	if engCfg.Lockdown {
+		d.door.SetLockdown(true, "config")
+	}
+	if cfg.Metrics.Listen != "" {
+		d.metrics = newMetrics()
+	}
+	d.pipe = &pipeline{engine: d.engine, db: d.db, clock: d.clock, door: doorGranter{d.door}, bus: d.bus, metrics: d.metrics, log: d.log.With("part", "decide")}
+
+	// Inputs run under their own context so that shutdown stops them first.
+	inCtx, stopInputs := context.WithCancel(ctx)
+	defer stopInputs()
+	var inputs, services sync.WaitGroup
+	errs := make(chan error, 16)
+	goRun := func(wg *sync.WaitGroup, name string, f func() error) {
+		wg.Go(func() {
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("part stopped", "part", name, "err", err)
+				select {
+				case errs <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
+			}
+		})
+	}
+	goRun(&inputs, "door", func() error { return d.door.Run(inCtx) })
+	d.startReaders(inCtx, &inputs, goRun)
+	goRun(&services, "events", func() error { return d.runEmitter(ctx) })
+	if d.metrics != nil {
+		d.registerMetrics()
+		goRun(&services, "metrics", func() error { return d.metrics.serve(ctx, cfg.Metrics.Listen, d.log) })
+	}
+
+	sdnotify.Notify("READY=1")
+	goRun(&services, "watchdog", func() error {
+		return sdnotify.Watchdog(ctx, sdnotify.WatchdogInterval(), func() bool { return true })
+	})
+	d.log.Info("intercomd ready", "version", version, "device", cfg.DeviceID, "hardware", cfg.Hardware,
+		"startup", time.Since(d.started).Round(time.Millisecond))
+	fmt.Fprintf(d.stdout, "READY %s\n", cfg.Debug.Socket)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+
+	// Fail-secure shutdown: stop the inputs, halt the relay, flush the
+	// outbox, close the store (deferred).
+	sdnotify.Notify("STOPPING=1")
+	d.log.Info("shutting down")
+	stopInputs()
+	inputs.Wait()
+	d.door.Halt()
+	services.Wait()
+	d.flushEmitter()
+	return err
+}
+
+func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun func(*sync.WaitGroup, string, func() error)) {
+	cfg := d.cfg
+	if d.hw.edges != nil && (cfg.Wiegand.Enabled || d.hw.sim != nil) {
+		creds := make(chan access.Credential, 16)
+		d.wiegand = wiegand.New(wiegand.Config{EOFMin: cfg.Wiegand.EOFMin.Duration, EOFMax: cfg.Wiegand.EOFMax.Duration},
+			d.hw.edges, creds, d.emitAsync, d.log.With("part", "wiegand"))
+		goRun(wg, "wiegand", func() error { return d.wiegand.Run(ctx) })
+		goRun(wg, "wiegand-decide", func() error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case c := <-creds:
+					d.pipe.decide(ctx, c)
+				}
+			}
+		})
+	}
+	if d.hw.keypad != nil && (cfg.Keypad.Enabled || d.hw.sim != nil) {
+		d.keypad = keypad.New(keypad.Config{DigitTimeout: cfg.Keypad.DigitTimeout.Duration}, d.hw.keypad,
+			d.pipe.decide, d.emitAsync, d.log.With("part", "keypad"))
+		goRun(wg, "keypad", func() error { return d.keypad.Run(ctx) })
+		if s := d.hw.sim; s != nil {
+			goRun(wg, "td63sim", func() error { return runEmulator(ctx, s) })
+		}
+	}
+}
+
+// runEmulator keeps the simulated keypad attached to the pty's far end.
+func runEmulator(ctx context.Context, s *simHardware) error {
+	for ctx.Err() == nil {
+		if m := s.link.Master(); m != nil {
+			s.pad.Run(ctx, m)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// engineConfig is the file's access settings, overlaid with what the cloud
+// last set (persisted in the store's meta).
+func (d *daemon) engineConfig() (access.Config, error) {
+	cfg := d.cfg
+	loc, err := time.LoadLocation(cfg.Site.TimeZone)
+	if err != nil {
+		return access.Config{}, err
+	}
+	ec := access.Config{
+		Intercom:         cfg.Intercom,
+		VisitKeysEnabled: *cfg.Access.VisitKeysEnabled,
+		DoorMode:         access.DoorModeNormal,
+		Location:         loc,
+		SingleUseWindow:  cfg.Access.SingleUseWindow.Duration,
+	}
+	if cfg.Access.DoorMode == "third_party" {
+		ec.DoorMode = access.DoorModeThirdParty
+	}
+	if raw, err := d.db.DeviceConfig(); err == nil && len(raw) > 0 {
+		if err := overlayCloudConfig(&ec, raw); err != nil {
+			d.log.Warn("stored cloud config ignored", "err", err)
+		}
+	}
+	return ec, nil
+}
+
+// doorGranter adapts the relay to the pipeline.
+type doorGranter struct{ d *relay.Door }
+
+func (g doorGranter) Grant(visitID string) error { return g.d.Pulse(0, "grant") }
+
+func readSiteKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("site key: %w", err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("site key %s: not hex: %w", path, err)
+	}
+	return k, nil
+}
+
+func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// builtAt is the build time: from the linker flag, else the VCS commit time,
+// else a fixed floor. A clock before it is not trusted.
+func builtAt() time.Time {
+	if t, err := time.Parse(time.RFC3339, buildTime); err == nil {
+		return t
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					return t
+				}
+			}
+		}
+	}
+	return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+}

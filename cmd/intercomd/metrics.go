@@ -100,3 +100,26 @@ func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) erro
 	}
 	return nil
 }
+
+// registerMetrics exposes the parts' counters.
+func (d *daemon) registerMetrics() {
+	m := d.metrics
+	m.gauge("intercomd_outbox_depth", "Events waiting for the cloud's acknowledgement.", func() float64 {
+		n, _ := d.db.OutboxLen()
+		return float64(n)
+	})
+	if d.wiegand != nil {
+		st := d.wiegand.Stats()
+		m.labeled("intercomd_reader_errors_total", "Rejected reader input by reader and kind.", []string{"reader", "error"},
+			func() map[[2]string]float64 {
+				return map[[2]string]float64{
+					{"wiegand0", "noise"}:      float64(st.NoisePulses.Load()),
+					{"wiegand0", "both_low"}:   float64(st.BothLow.Load()),
+					{"wiegand0", "bad_length"}: float64(st.BadLength.Load()),
+					{"wiegand0", "parity"}:     float64(st.Parity.Load()),
+					{"wiegand0", "complement"}: float64(st.Complement.Load()),
+					{"wiegand0", "overflow"}:   float64(st.Overflow.Load()),
+				}
+			})
+	}
+}
