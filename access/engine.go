@@ -143,6 +143,11 @@ func (e *Engine) decide(c Credential, clk Clock, dry bool) Decision {
 	d := &decision{explain: dry}
 	d.Kind, d.Reader, d.At, d.DryRun = c.Kind, c.Reader, now, dry
 	d.Trace = make([]Verdict, 0, 16)
+	if !dry {
+		// Slot 0 is the access event, filled in last; visit.started or
+		// keypad.lockout may follow.
+		d.Events = make([]Event, 1, 2)
+	}
 
 	e.rules(d, c, clk, now, cfg)
 
@@ -156,10 +161,8 @@ func (e *Engine) decide(c Credential, clk Clock, dry bool) Decision {
 	if d.Grant {
 		typ = EventAccessGranted
 	}
-	ev := Event{ID: NewEventID(), Type: typ, At: now, Reason: d.Reason, VisitID: d.VisitID,
+	d.Events[0] = Event{ID: NewEventID(), Type: typ, At: now, Reason: d.Reason, VisitID: d.VisitID,
 		Kind: c.Kind.String(), Reader: c.Reader, TookUS: d.Took.Microseconds()}
-	// The access event comes first; visit.started and keypad.lockout follow.
-	d.Events = append([]Event{ev}, d.Events...)
 	return d.Decision
 }
 

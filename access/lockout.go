@@ -39,6 +39,11 @@ func (e *Engine) wrongPIN(d *decision, reader string, now time.Time, cfg *Config
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.state(reader)
+	if now.Before(old.Until) {
+		// A concurrent wrong PIN started a block after this one passed the
+		// check: the block is already there, do not extend it.
+		return
+	}
 	st, began := failPIN(old, now, cfg)
 	if d.explain {
 		last := &d.Trace[len(d.Trace)-1]

@@ -1,6 +1,7 @@
 package access_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +246,49 @@ func TestLockoutLookupFailureNotCounted(t *testing.T) {
 		if d.Reason != access.ReasonLookupFailed || d.Lockout != nil {
 			t.Fatalf("attempt %d: got %s lockout %+v, want lookup_failed without counting", i, d.Reason, d.Lockout)
 		}
+	}
+}
+
+// TestLockoutConcurrent hammers one keypad from many goroutines while the
+// configuration changes: exactly one block begins (8 good PINs split 56 wrong
+// ones into at most 9 runs, so some run reaches 5) and it is not extended.
+func TestLockoutConcurrent(t *testing.T) {
+	f := newFixture(t)
+	e := access.New(baseConfig(), f.m, f.h)
+	const n = 64
+	results := make([]access.Decision, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			v := wrong
+			if i%8 == 7 {
+				v = good
+			}
+			results[i] = e.Decide(access.Credential{Kind: access.KindPIN, Value: v, Reader: "keypad0"}, trusted(now))
+		})
+		if i%16 == 0 {
+			wg.Go(func() { cfg := e.Config(); cfg.SingleUseWindow = time.Minute; e.SetConfig(cfg) })
+		}
+	}
+	wg.Wait()
+	blocks, counted := 0, 0
+	for _, d := range results {
+		for _, ev := range d.Events {
+			if ev.Type == access.EventKeypadLockout {
+				blocks++
+			}
+		}
+		if d.Reason == access.ReasonUnknownCredential {
+			counted++
+		}
+	}
+	if blocks != 1 {
+		t.Errorf("lockouts: got %d, want 1", blocks)
+	}
+	if counted < 5 {
+		t.Errorf("wrong PINs looked up: got %d, want at least 5", counted)
+	}
+	if got := e.Lockouts(); len(got) != 1 || got[0].Strikes != 1 || !got[0].Until.Equal(now.Add(30*time.Second)) {
+		t.Errorf("state: got %+v, want one block of 30 s", got)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -183,7 +185,17 @@ func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
 // Hasher computes credential hashes with the per-site key. It is safe for
 // concurrent use.
-type Hasher struct{ key []byte }
+type Hasher struct {
+	key []byte
+	// macs recycles HMAC states and their input buffers: a decision then
+	// hashes without allocating.
+	macs sync.Pool
+}
+
+type macState struct {
+	mac hash.Hash
+	buf []byte
+}
 
 // NewHasher returns a Hasher for the site key, which must be at least 16 bytes.
 func NewHasher(siteKey []byte) (*Hasher, error) {
@@ -199,12 +211,18 @@ func (h *Hasher) Hash(k Kind, v string) (Hash, error) {
 	if err != nil {
 		return Hash{}, err
 	}
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte(k.String()))
-	m.Write([]byte{0})
-	m.Write([]byte(n))
+	st, _ := h.macs.Get().(*macState)
+	if st == nil {
+		st = &macState{mac: hmac.New(sha256.New, h.key), buf: make([]byte, 0, 256)}
+	}
+	st.mac.Reset()
+	st.buf = append(append(append(st.buf[:0], k.String()...), 0), n...)
+	st.mac.Write(st.buf)
 	var out Hash
-	m.Sum(out[:0])
+	st.buf = st.mac.Sum(st.buf[:0])
+	copy(out[:], st.buf)
+	clear(st.buf[:cap(st.buf)]) // the buffer held the normalised secret
+	h.macs.Put(st)
 	return out, nil
 }
 
