@@ -96,8 +96,9 @@ func withDefaults(c Config) Config {
 
 // Decide decides one credential at clk.Now and returns the decision with the
 // events that must be committed durably before its effect. It may change the
-// keypad's brute-force state (then Decision.Lockout is set). It is safe for
-// concurrent use.
+// keypad's brute-force state (then Decision.Lockout is set). The decision
+// time is clk.Now, or c.At when clk.Now is zero. It is safe for concurrent
+// use.
 func (e *Engine) Decide(c Credential, clk Clock) Decision {
 	return e.decide(c, clk, false)
 }
