@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,12 +25,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // visit windows are evaluated in the site's zone, on boards without zoneinfo
 
 	"github.com/intercomd/intercomd/access"
 	"github.com/intercomd/intercomd/internal/sdnotify"
+	"github.com/intercomd/intercomd/localapi"
 	"github.com/intercomd/intercomd/reader/keypad"
 	"github.com/intercomd/intercomd/reader/wiegand"
 	"github.com/intercomd/intercomd/relay"
@@ -93,7 +96,12 @@ type daemon struct {
 	metrics *metrics
 	clock   *clockSource
 
-	emitq chan access.Event
+	emitq  chan access.Event
+	link   *cloudLink
+	socket *localapi.Server
+
+	lastSync   atomic.Int64 // unix nanos of the last applied sync batch
+	unlockTime atomic.Int64 // cloud-set unlock time; 0 means the configured one
 
 	wiegand *wiegand.Reader
 	keypad  *keypad.Reader
@@ -179,7 +187,15 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	if cfg.Metrics.Listen != "" {
 		d.metrics = newMetrics()
 	}
-	d.pipe = &pipeline{engine: d.engine, db: d.db, clock: d.clock, door: doorGranter{d.door}, bus: d.bus, metrics: d.metrics, log: d.log.With("part", "decide")}
+	if raw, err := d.db.DeviceConfig(); err == nil && len(raw) > 0 {
+		var cc cloudConfig
+		if json.Unmarshal(raw, &cc) == nil && cc.UnlockTime != "" {
+			if t, err := time.ParseDuration(cc.UnlockTime); err == nil {
+				d.unlockTime.Store(int64(t))
+			}
+		}
+	}
+	d.pipe = &pipeline{engine: d.engine, db: d.db, clock: d.clock, door: doorGranter{d}, bus: d.bus, metrics: d.metrics, log: d.log.With("part", "decide")}
 
 	// Inputs run under their own context so that shutdown stops them first.
 	inCtx, stopInputs := context.WithCancel(ctx)
@@ -200,6 +216,16 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	goRun(&inputs, "door", func() error { return d.door.Run(inCtx) })
 	d.startReaders(inCtx, &inputs, goRun)
 	goRun(&services, "events", func() error { return d.runEmitter(ctx) })
+	if d.link, err = d.newCloudLink(); err != nil {
+		return err
+	}
+	if d.link != nil {
+		goRun(&services, "sync", func() error { return d.link.client.Run(ctx) })
+		goRun(&services, "sync-watch", func() error { return d.link.watch(ctx) })
+	}
+	if err := d.serveSocket(ctx, &services, goRun); err != nil {
+		return err
+	}
 	if d.metrics != nil {
 		d.registerMetrics()
 		goRun(&services, "metrics", func() error { return d.metrics.serve(ctx, cfg.Metrics.Listen, d.log) })
@@ -298,10 +324,16 @@ func (d *daemon) engineConfig() (access.Config, error) {
 	return ec, nil
 }
 
-// doorGranter adapts the relay to the pipeline.
-type doorGranter struct{ d *relay.Door }
+// doorGranter adapts the relay to the pipeline, with the unlock time the
+// cloud may have set.
+type doorGranter struct{ d *daemon }
 
-func (g doorGranter) Grant(visitID string) error { return g.d.Pulse(0, "grant") }
+func (g doorGranter) Grant(visitID string) error {
+	if t := time.Duration(g.d.unlockTime.Load()); t > 0 {
+		return g.d.door.Pulse(t, "grant")
+	}
+	return g.d.door.Unlock("grant")
+}
 
 func readSiteKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
