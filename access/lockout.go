@@ -126,6 +126,11 @@ func decay(st LockoutState, now time.Time, cfg *Config) LockoutState {
 	if st.Strikes > 0 && !now.Before(st.Until.Add(cfg.LockoutMax)) {
 		st.Strikes = 0
 	}
+	if st.Strikes == 0 && !now.Before(st.Until) {
+		// Nothing left to remember about past blocks: keep the state
+		// canonical so a persisted and a live engine agree.
+		st.Until, st.LastAt = time.Time{}, time.Time{}
+	}
 	st.Failures = prune(st.Failures, now, cfg.LockoutWindow)
 	return st
 }
