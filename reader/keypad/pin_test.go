@@ -153,7 +153,7 @@ func TestLoopDigitTimeout(t *testing.T) {
 		go func() { done <- r.loop(ctx, keys, nil, w) }()
 		press := func(s string, gap time.Duration) {
 			for i := range len(s) {
-				keys <- keyPress{s[i], time.Now()}
+				keys <- keyPress{key: s[i], at: time.Now()}
 				time.Sleep(gap)
 			}
 		}
@@ -212,7 +212,7 @@ func TestLoopTooLongAndFeedback(t *testing.T) {
 		go r.loop(ctx, keys, nil, w)
 		for _, s := range []string{"1111#", "2222#", "3333#", "1234567890123#"} {
 			for i := range len(s) {
-				keys <- keyPress{s[i], time.Now()}
+				keys <- keyPress{key: s[i], at: time.Now()}
 				time.Sleep(50 * time.Millisecond)
 			}
 		}

@@ -87,7 +87,7 @@ type Stats struct {
 	SeqGaps        uint64      `json:"seq_gaps"` // keypad frames whose sequence number skipped one: frames lost on the line
 	KeypadRestarts uint64      `json:"keypad_restarts"`
 	Acks           uint64      `json:"acks"`
-	Unexpected     uint64      `json:"unexpected"` // controller-bound frames of a controller→keypad type
+	Unexpected     uint64      `json:"unexpected"` // frames of an unknown or controller→keypad type, skipped
 	Opens          uint64      `json:"opens"`
 	Reconnects     uint64      `json:"reconnects"`
 	OpenErrors     uint64      `json:"open_errors"`
@@ -248,8 +248,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 type keyPress struct {
-	key byte
-	at  time.Time
+	key     byte
+	at      time.Time
+	restart bool // not a key: the keypad restarted, drop any pending entry
 }
 
 // serve runs one connection: a goroutine reads and parses, the calling
@@ -315,50 +316,59 @@ func (r *Reader) readLoop(ctx context.Context, port io.Reader, closing *atomic.B
 // frame handles one frame from the keypad; it returns false when ctx ends.
 func (r *Reader) frame(ctx context.Context, f Frame, at time.Time, keys chan<- keyPress) bool {
 	r.mu.Lock()
-	if r.lastSeq >= 0 && f.Seq != uint8(r.lastSeq+1) {
-		r.st.SeqGaps++
-	}
-	r.lastSeq = int(f.Seq)
-	r.mu.Unlock()
-	switch f.Type {
-	case MsgHeartbeat:
+	restarted := false
+	if f.Type == MsgHeartbeat {
 		h, _ := f.Heartbeat()
-		r.mu.Lock()
-		if r.st.Heartbeats > 0 && h.Uptime < time.Duration(r.st.KeypadUptime)*time.Second {
+		restarted = r.st.Heartbeats > 0 && h.Uptime < time.Duration(r.st.KeypadUptime)*time.Second
+		if restarted {
 			r.st.KeypadRestarts++
-			r.lastSeq = -1
 		}
 		r.st.Heartbeats++
 		r.st.LastHeartbeat = at
 		r.st.Firmware = h.Firmware()
 		r.st.KeypadUptime = int64(h.Uptime / time.Second)
 		r.st.KeypadFlags = h.Flags
-		r.mu.Unlock()
+	}
+	// A restarted keypad numbers its frames from 0 again: not a gap.
+	if r.lastSeq >= 0 && f.Seq != uint8(r.lastSeq+1) && !restarted {
+		r.st.SeqGaps++
+	}
+	r.lastSeq = int(f.Seq)
+	switch f.Type {
+	case MsgKey:
+		r.st.Keys++
+		r.st.LastActivity = at
+	case MsgAck:
+		r.st.Acks++
+	case MsgHeartbeat:
+	default:
+		r.st.Unexpected++
+	}
+	r.mu.Unlock()
+
+	var k keyPress
+	switch {
+	case f.Type == MsgHeartbeat:
 		select {
 		case r.hb <- struct{}{}:
 		default:
 		}
-	case MsgKey:
-		k, _ := f.Key()
-		r.mu.Lock()
-		r.st.Keys++
-		r.st.LastActivity = at
-		r.mu.Unlock()
-		select {
-		case keys <- keyPress{k, at}:
-		case <-ctx.Done():
-			return false
+		if !restarted {
+			return true
 		}
-	case MsgAck:
-		r.mu.Lock()
-		r.st.Acks++
-		r.mu.Unlock()
+		// Digits typed before the reset are not part of what is typed now.
+		k = keyPress{at: at, restart: true}
+	case f.Type == MsgKey:
+		k = keyPress{key: f.Payload[0], at: at}
 	default:
-		r.mu.Lock()
-		r.st.Unexpected++
-		r.mu.Unlock()
+		return true
 	}
-	return true
+	select {
+	case keys <- k:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // loop owns PIN entry and all writes to the keypad. It is pure apart from
@@ -402,6 +412,10 @@ func (r *Reader) count(f func(*Stats)) {
 }
 
 func (r *Reader) key(ctx context.Context, w io.Writer, e *Entry, k keyPress) {
+	if k.restart {
+		*e = Entry{DigitTimeout: e.DigitTimeout, MaxDigits: e.MaxDigits}
+		return
+	}
 	res := e.Key(k.key, k.at)
 	if res.Expired {
 		r.count(func(s *Stats) { s.Timeouts++ })

@@ -332,7 +332,7 @@ type ParserStats struct {
 	BadCRC      uint64 `json:"bad_crc"`      // candidate frames rejected for their CRC
 	BadLength   uint64 `json:"bad_length"`   // candidate frames rejected for LEN > MaxPayload
 	Malformed   uint64 `json:"malformed"`    // good CRC, known type, wrong payload length
-	UnknownType uint64 `json:"unknown_type"` // good CRC, unknown type (skipped)
+	UnknownType uint64 `json:"unknown_type"` // good CRC, unknown type (returned; callers skip it)
 	Resyncs     uint64 `json:"resyncs"`      // runs of discarded bytes: times sync was lost and hunted for
 }
 
@@ -347,10 +347,13 @@ type Parser struct {
 	stats   ParserStats
 }
 
-// Feed parses b and returns the complete, well-formed frames of known types
-// it finished, in order, and the number of errors seen in this call: each
-// run of discarded bytes, each malformed frame and each frame of unknown type
-// counts one. Returned frames do not alias b or the parser's buffer.
+// Feed parses b and returns the complete frames it finished, in order: every
+// frame with a good CRC except those of a known type with the wrong payload
+// length. Frames of unknown types are returned (and counted) so that callers
+// can keep track of sequence numbers; they skip them. The error count is the
+// number of problems seen in this call: each run of discarded bytes, each
+// malformed frame and each frame of unknown type counts one. Returned frames
+// do not alias b or the parser's buffer.
 func (p *Parser) Feed(b []byte) (frames []Frame, errs int) {
 	before := p.stats.Resyncs + p.stats.Malformed + p.stats.UnknownType
 	p.stats.Bytes += uint64(len(b))
@@ -406,15 +409,15 @@ func (p *Parser) drain(frames []Frame) []Frame {
 		f := Frame{Seq: buf[i+2], Type: MsgType(buf[i+3])}
 		i += total
 		want, known := f.Type.payloadLen()
-		switch {
-		case !known:
-			p.stats.UnknownType++
-		case want != l:
+		if known && want != l {
 			p.stats.Malformed++
-		default:
-			f.Payload = append([]byte(nil), body[3:]...)
-			frames = append(frames, f)
+			continue
 		}
+		if !known {
+			p.stats.UnknownType++ // returned all the same: newer firmware may send it
+		}
+		f.Payload = append([]byte(nil), body[3:]...)
+		frames = append(frames, f)
 	}
 	p.n = copy(p.buf[:], buf[i:])
 	return frames

@@ -177,13 +177,13 @@ func parserCases(t testing.TB) []parserCase {
 		{"bad length", cat([]byte{STX, 0xFF}, enc(t, k1)), []Frame{k1}, ParserStats{Frames: 1, Garbage: 2, BadLength: 1, Resyncs: 1}, 0},
 		{"truncated then good", cat(enc(t, k1)[:4], enc(t, kh)), []Frame{kh}, ParserStats{Frames: 1, Garbage: 4, BadCRC: 1, Resyncs: 1}, 0},
 		{"stx as key code", enc(t, KeyFrame(3, STX)), []Frame{KeyFrame(3, STX)}, ParserStats{Frames: 1}, 0},
-		{"unknown type skipped", cat(enc(t, Frame{Seq: 1, Type: 0x44, Payload: []byte{1, 2}}), enc(t, k1)), []Frame{k1}, ParserStats{Frames: 2, UnknownType: 1}, 0},
+		{"unknown type returned", cat(enc(t, Frame{Seq: 1, Type: 0x44, Payload: []byte{1, 2}}), enc(t, k1)), []Frame{{Seq: 1, Type: 0x44, Payload: []byte{1, 2}}, k1}, ParserStats{Frames: 2, UnknownType: 1}, 0},
 		{"malformed key", cat(enc(t, Frame{Seq: 1, Type: MsgKey, Payload: []byte{'1', '2'}}), enc(t, kh)), []Frame{kh}, ParserStats{Frames: 2, Malformed: 1}, 0},
 		{"incomplete pending", enc(t, hb)[:5], nil, ParserStats{}, 5},
 		{"lone stx pending", cat(enc(t, k1), []byte{STX}), []Frame{k1}, ParserStats{Frames: 1}, 1},
 		{"two garbage runs", cat([]byte{1}, enc(t, k1), []byte{3, 4}, enc(t, hb, kh)), []Frame{k1, hb, kh}, ParserStats{Frames: 3, Garbage: 3, Resyncs: 2}, 0},
 		{"only garbage", bytes.Repeat([]byte{0x55, STX, 0x40}, 30), nil, ParserStats{Garbage: 90, BadLength: 30, Resyncs: 1}, 0},
-		{"max payload unknown", enc(t, Frame{Seq: 9, Type: 0x7E, Payload: bytes.Repeat([]byte{STX}, MaxPayload)}), nil, ParserStats{Frames: 1, UnknownType: 1}, 0},
+		{"max payload unknown", enc(t, Frame{Seq: 9, Type: 0x7E, Payload: bytes.Repeat([]byte{STX}, MaxPayload)}), []Frame{{Seq: 9, Type: 0x7E, Payload: bytes.Repeat([]byte{STX}, MaxPayload)}}, ParserStats{Frames: 1, UnknownType: 1}, 0},
 	}
 }
 
@@ -230,8 +230,8 @@ func TestParserFeedErrorCount(t *testing.T) {
 	in := cat([]byte{9, 9}, enc(t, KeyFrame(0, '1')), corrupt(enc(t, KeyFrame(1, '2')), 5), enc(t, Frame{Type: 0x55}), enc(t, KeyFrame(2, '3')))
 	frames, errs := p.Feed(in)
 	// one garbage run, one rejected frame (a second run), one unknown type
-	if len(frames) != 2 || errs != 3 {
-		t.Fatalf("Feed = %d frames, %d errors; want 2, 3", len(frames), errs)
+	if len(frames) != 3 || errs != 3 {
+		t.Fatalf("Feed = %d frames, %d errors; want 3, 3", len(frames), errs)
 	}
 }
 
@@ -265,11 +265,11 @@ func checkParse(t *testing.T, in []byte, chunk int) {
 	for _, f := range frames {
 		consumed += uint64(HeaderLen + len(f.Payload) + CRCLen)
 	}
-	// Frames of unknown type or bad payload length consumed bytes too.
+	// Frames with a bad payload length consumed bytes too.
 	if st.Garbage+uint64(whole.Pending()) > st.Bytes || st.Bytes != uint64(len(in)) {
 		t.Fatalf("byte accounting: %+v pending %d for %d bytes", st, whole.Pending(), len(in))
 	}
-	if st.Malformed == 0 && st.UnknownType == 0 && st.Garbage+consumed+uint64(whole.Pending()) != st.Bytes {
+	if st.Malformed == 0 && st.Garbage+consumed+uint64(whole.Pending()) != st.Bytes {
 		t.Fatalf("byte accounting: garbage %d + frames %d + pending %d != %d", st.Garbage, consumed, whole.Pending(), st.Bytes)
 	}
 	if whole.Pending() >= MaxFrameLen {
@@ -282,20 +282,26 @@ func checkParse(t *testing.T, in []byte, chunk int) {
 	}
 	// Re-encoding parsed frames round-trips, alone and all together.
 	var all []byte
+	unknown := 0
 	for _, f := range frames {
+		wantErrs := 0 // a frame of unknown type is returned and counted as an error
+		if !f.Type.Known() {
+			wantErrs = 1
+			unknown++
+		}
 		b, err := f.Encode()
 		if err != nil {
 			t.Fatalf("re-encode %v: %v", f, err)
 		}
 		var p Parser
 		again, errs := p.Feed(b)
-		if errs != 0 || len(again) != 1 || !frameEqual(again[0], f) {
+		if errs != wantErrs || len(again) != 1 || !frameEqual(again[0], f) {
 			t.Fatalf("re-parse of %v = %v (errs %d)", f, again, errs)
 		}
 		all = append(all, b...)
 	}
 	var p Parser
-	if again, errs := p.Feed(all); errs != 0 || !slices.EqualFunc(again, frames, frameEqual) {
+	if again, errs := p.Feed(all); errs != unknown || !slices.EqualFunc(again, frames, frameEqual) {
 		t.Fatalf("re-parse of all frames = %v (errs %d), want %v", again, errs, frames)
 	}
 }
