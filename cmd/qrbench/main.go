@@ -38,9 +38,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/intercomd/intercomd/reader/qr"
@@ -55,6 +57,9 @@ func main() {
 	}
 }
 
+// stages is the decoder cascade under test; nil means the default.
+var stages []qr.Stage
+
 type sample struct {
 	path, want string
 }
@@ -64,8 +69,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "decoders working in parallel for qr_set_s")
 	zxing := fs.String("zxing", "ZXingReader", "zxing-cpp's CLI; empty to skip the peer run")
 	verbose := fs.Bool("v", false, "list frames that were not decoded correctly")
+	neg := fs.String("neg", "", "directory of frames without a code, for qr_ms_mean_nocode (default DIR/neg when present)")
+	fs.Func("stages", "comma-separated decoder stages to run instead of the default cascade (for experiments)", func(v string) error {
+		stages = nil
+		for _, n := range strings.Split(v, ",") {
+			st, err := qr.ParseStage(n)
+			if err != nil {
+				return err
+			}
+			stages = append(stages, st)
+		}
+		return nil
+	})
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of our decoder's runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: qrbench [-workers N] [-zxing PATH] [-v] DIR")
@@ -85,8 +114,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	bench(out, "qr_decoded", r.decoded, "frames")
 	bench(out, "qr_ms_mean", fmt.Sprintf("%.2f", r.mean), "ms")
 	bench(out, "qr_ms_p99", fmt.Sprintf("%.2f", r.p99), "ms")
-	bench(out, "qr_ms_mean_nocode", fmt.Sprintf("%.2f", r.noCode), "ms")
+	bench(out, "qr_ms_mean_wall", fmt.Sprintf("%.2f", r.wallMean), "ms")
+	bench(out, "qr_ms_p99_wall", fmt.Sprintf("%.2f", r.wallP99), "ms")
+	negDir := *neg
+	if negDir == "" {
+		if st, err := os.Stat(filepath.Join(fs.Arg(0), "neg")); err == nil && st.IsDir() {
+			negDir = filepath.Join(fs.Arg(0), "neg")
+		}
+	}
+	if negDir != "" {
+		mean, p99, found, err := benchNegatives(ctx, negDir)
+		if err != nil {
+			return err
+		}
+		bench(out, "qr_ms_mean_nocode", fmt.Sprintf("%.2f", mean), "ms")
+		bench(out, "qr_ms_p99_nocode", fmt.Sprintf("%.2f", p99), "ms")
+		bench(out, "qr_false_decodes", found, "frames")
+	}
 	bench(out, "qr_set_s", fmt.Sprintf("%.3f", r.setS), "s")
+	bench(out, "qr_set_cpu_s", fmt.Sprintf("%.3f", r.setCPU), "s")
 	bench(out, "qr_set_workers", *workers, "workers")
 	if *zxing != "" {
 		z, err := benchZXing(ctx, *zxing, set, out, *verbose)
@@ -95,7 +141,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		} else {
 			bench(out, "qr_decoded_zxingcpp", z.decoded, "frames")
 			bench(out, "qr_set_s_zxingcpp", fmt.Sprintf("%.3f", z.setS), "s")
+			bench(out, "qr_set_cpu_s_zxingcpp", fmt.Sprintf("%.3f", z.setCPU), "s")
 			bench(out, "qr_ms_mean_zxingcpp", fmt.Sprintf("%.2f", z.mean), "ms")
+			bench(out, "qr_ms_mean_wall_zxingcpp", fmt.Sprintf("%.2f", z.wallMean), "ms")
 			bench(out, "qr_start_ms_zxingcpp", fmt.Sprintf("%.1f", z.startMS), "ms")
 		}
 	}
@@ -155,11 +203,12 @@ func loadSet(dir string) ([]sample, error) {
 }
 
 type result struct {
-	decoded         int
-	mean, p99       float64 // ms per frame, one core
-	noCode          float64 // ms per frame on frames where nothing was found
-	setS            float64
-	startMS, setPGM float64
+	decoded           int
+	mean, p99         float64 // CPU ms per frame, one frame at a time
+	wallMean, wallP99 float64 // the same in wall-clock ms
+	setCPU            float64 // CPU seconds of the set run
+	setS              float64
+	startMS, setPGM   float64
 }
 
 func has(syms []qr.Symbol, want string) bool {
@@ -177,18 +226,19 @@ func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, ve
 		frames[i] = g
 	}
 	// Latency: one decoder, one frame at a time.
-	d := qr.NewDecoder()
+	d := qr.NewDecoder(stages...)
 	defer d.Close()
 	ms := make([]float64, len(set))
-	var none []float64
+	wall := make([]float64, len(set))
 	for i, g := range frames {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
 		d.Reset()
-		t := time.Now()
+		t, c := time.Now(), cpuTime()
 		syms, err := d.Decode(g)
-		ms[i] = float64(time.Since(t).Microseconds()) / 1000
+		ms[i] = float64((cpuTime() - c).Microseconds()) / 1000
+		wall[i] = float64(time.Since(t).Microseconds()) / 1000
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", set[i].path, err)
 		}
@@ -197,25 +247,26 @@ func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, ve
 		} else if verbose {
 			fmt.Fprintf(out, "missed %s (%.1f ms)\n", set[i].path, ms[i])
 		}
-		if len(syms) == 0 {
-			none = append(none, ms[i])
-		}
 	}
 	r.mean, r.p99 = meanP99(ms)
-	r.noCode, _ = meanP99(none)
+	r.wallMean, r.wallP99 = meanP99(wall)
 	fmt.Fprintf(out, "stage hits:")
 	for st, n := range d.Hits() {
 		fmt.Fprintf(out, " %v=%d", qr.Stage(st), n)
 	}
+	fmt.Fprintf(out, "; time per stage:")
+	for st, t := range d.Spent() {
+		fmt.Fprintf(out, " %v=%v", qr.Stage(st), t.Round(time.Millisecond))
+	}
 	fmt.Fprintln(out)
 
 	// Throughput: read and decode every file with a pool of decoders.
-	t := time.Now()
+	t, c := time.Now(), cpuTime()
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			d := qr.NewDecoder()
+			d := qr.NewDecoder(stages...)
 			defer d.Close()
 			for i := range next {
 				g, err := qr.ReadImage(set[i].path)
@@ -233,7 +284,43 @@ func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, ve
 	close(next)
 	wg.Wait()
 	r.setS = time.Since(t).Seconds()
+	r.setCPU = (cpuTime() - c).Seconds()
 	return r, nil
+}
+
+// benchNegatives measures the decoder on frames without a code, the steady
+// load of a door camera.
+func benchNegatives(ctx context.Context, dir string) (mean, p99 float64, found int, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	d := qr.NewDecoder(stages...)
+	defer d.Close()
+	var ms []float64
+	for _, e := range ents {
+		if e.IsDir() || !imageExt[strings.ToLower(filepath.Ext(e.Name()))] || ctx.Err() != nil {
+			continue
+		}
+		g, err := qr.ReadImage(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		d.Reset()
+		c := cpuTime()
+		syms, _ := d.Decode(g)
+		ms = append(ms, float64((cpuTime()-c).Microseconds())/1000)
+		if len(syms) > 0 {
+			found++
+		}
+	}
+	mean, p99 = meanP99(ms)
+	fmt.Printf("negatives: time per stage:")
+	for st, t := range d.Spent() {
+		fmt.Printf(" %v=%v", qr.Stage(st), t.Round(time.Millisecond))
+	}
+	fmt.Println()
+	return mean, p99, found, ctx.Err()
 }
 
 func meanP99(ms []float64) (mean, p99 float64) {
@@ -256,11 +343,11 @@ func benchZXing(ctx context.Context, bin string, set []sample, out io.Writer, ve
 	for i, s := range set {
 		paths[i] = s.path
 	}
-	got, secs, err := runZXing(ctx, bin, paths)
+	got, secs, cpu, err := runZXing(ctx, bin, paths)
 	if err != nil {
 		return r, err
 	}
-	r.setS = secs
+	r.setS, r.setCPU = secs, cpu
 	for _, s := range set {
 		if slices.Contains(got[s.path], s.want) {
 			r.decoded++
@@ -279,11 +366,11 @@ func benchZXing(ctx context.Context, bin string, set []sample, out io.Writer, ve
 	}
 	start := time.Duration(1 << 62)
 	for range 5 {
-		_, s, err := runZXing(ctx, bin, []string{blank})
+		_, _, cpu, err := runZXing(ctx, bin, []string{blank})
 		if err != nil {
 			return r, err
 		}
-		start = min(start, time.Duration(s*float64(time.Second)))
+		start = min(start, time.Duration(cpu*float64(time.Second)))
 	}
 	r.startMS = float64(start.Microseconds()) / 1000
 	pgms := make([]string, len(set))
@@ -297,16 +384,18 @@ func benchZXing(ctx context.Context, bin string, set []sample, out io.Writer, ve
 			return r, err
 		}
 	}
-	_, secs, err = runZXing(ctx, bin, pgms)
+	_, secs, cpu, err = runZXing(ctx, bin, pgms)
 	if err != nil {
 		return r, err
 	}
-	r.mean = max(0, secs*1000-r.startMS) / float64(len(set))
+	r.mean = max(0, cpu*1000-r.startMS) / float64(len(set))
+	r.wallMean = max(0, secs*1000-r.startMS) / float64(len(set))
 	return r, nil
 }
 
-// runZXing returns the texts ZXingReader found per file, and its wall time.
-func runZXing(ctx context.Context, bin string, paths []string) (map[string][]string, float64, error) {
+// runZXing returns the texts ZXingReader found per file, its wall time and
+// its CPU time, in seconds.
+func runZXing(ctx context.Context, bin string, paths []string) (map[string][]string, float64, float64, error) {
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-1", "-format", "QRCode"}, paths...)...)
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
@@ -314,8 +403,9 @@ func runZXing(ctx context.Context, bin string, paths []string) (map[string][]str
 	err := cmd.Run()
 	secs := time.Since(t).Seconds()
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", bin, err)
+		return nil, 0, 0, fmt.Errorf("%s: %w", bin, err)
 	}
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	// Lines are "PATH FORMAT \"TEXT\"" or "PATH None"; paths may hold spaces,
 	// so match the longest known path prefix.
 	byLen := slices.Clone(paths)
@@ -334,7 +424,17 @@ func runZXing(ctx context.Context, bin string, paths []string) (map[string][]str
 			break
 		}
 	}
-	return got, secs, nil
+	return got, secs, cpu, nil
+}
+
+// cpuTime is the CPU time used by this process so far. Per-frame figures are
+// CPU time because the machine is shared: wall time measures the neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func writePGM(path string, g qr.Gray) error {

@@ -1,24 +1,29 @@
 package qr
 
 import (
+	"fmt"
 	"image"
+	"sort"
+	"time"
 )
 
 // Stage is one attempt of the decoder's cascade.
 type Stage uint8
 
-// Stages, cheapest first.
+// Stages, cheapest first. Every stage tries both polarities (dark-mode
+// screens show light modules on black), sharing one binarization.
 const (
-	StageROI      Stage = iota // full resolution around last frame's code
-	StageHalf                  // half resolution, hybrid binarizer
-	StageFull                  // full resolution, hybrid binarizer
-	StageCLAHE                 // contrast-normalised, half then full resolution
-	StageLocate                // OpenCV localisation, rectified crop
-	StageInverted              // dark-mode (light on dark) codes
+	StageROI    Stage = iota // full resolution around the last frame's code
+	StageHalf                // half resolution, whole frame
+	StageCLAHE               // half resolution, contrast-normalised
+	StageCrop                // full resolution around finder-like candidates
+	StageLocate              // OpenCV localisation of a candidate region, rectified
+	StageFull                // full resolution, whole frame
+	StageWide                // three-quarter resolution, whole frame
 	numStages
 )
 
-var stageNames = [...]string{"roi", "half", "full", "clahe", "locate", "inverted"}
+var stageNames = [...]string{"roi", "half", "clahe", "crop", "locate", "full", "wide"}
 
 func (s Stage) String() string {
 	if int(s) < len(stageNames) {
@@ -27,21 +32,44 @@ func (s Stage) String() string {
 	return "stage(?)"
 }
 
+// ParseStage returns the stage named s.
+func ParseStage(s string) (Stage, error) {
+	for i, n := range stageNames {
+		if n == s {
+			return Stage(i), nil
+		}
+	}
+	return 0, fmt.Errorf("qr: unknown decoder stage %q", s)
+}
+
+// DefaultStages is the cascade used by NewDecoder.
+var DefaultStages = []Stage{StageROI, StageHalf, StageWide, StageCrop, StageCLAHE, StageLocate, StageFull}
+
 // Decoder finds QR codes in grayscale frames. It keeps state between frames
 // (where the last code was) and reusable buffers, so it is not safe for
 // concurrent use: give each worker its own. Close releases its OpenCV
 // resources.
+//
+// The cascade is built so that a frame without a code is cheap: the whole
+// frame is only ever scanned at half resolution; full resolution, contrast
+// normalisation and OpenCV's localiser run only on regions where a scan saw
+// finder-like patterns, at most maxRegions of them.
 type Decoder struct {
-	sc     *scanner
-	pp     *prep
-	stages []Stage
-	roi    image.Rectangle // where the last code was, in frame pixels
-	roiTTL int             // frames the roi is still tried
-	hits   [numStages]uint64
+	sc      *scanner
+	pp      *prep
+	stages  []Stage
+	roi     image.Rectangle // where the last code was, in frame pixels
+	roiTTL  int             // frames the roi is still tried
+	cands   []Point         // finder-like points of this frame, in frame pixels
+	regions []image.Rectangle
+	hits    [numStages]uint64
+	spent   [numStages]time.Duration
 }
 
-// DefaultStages is the cascade used by NewDecoder.
-var DefaultStages = []Stage{StageROI, StageHalf, StageFull, StageCLAHE, StageLocate, StageInverted}
+const (
+	maxRegions = 3  // candidate regions examined per frame
+	roiFrames  = 15 // frames a code's region is tried after it was last seen
+)
 
 // NewDecoder returns a decoder running stages in order (DefaultStages when
 // none are given) until one finds a code.
@@ -61,17 +89,29 @@ func (d *Decoder) Close() error {
 // Hits returns how many frames each stage decoded, indexed by Stage.
 func (d *Decoder) Hits() [numStages]uint64 { return d.hits }
 
-// Decode returns the QR codes found in g, in frame coordinates. A frame
+// Spent returns the time spent in each stage, indexed by Stage.
+func (d *Decoder) Spent() [numStages]time.Duration { return d.spent }
+
+// Reset forgets where the last code was, for a decoder reused on unrelated
+// images.
+func (d *Decoder) Reset() { d.roi, d.roiTTL = image.Rectangle{}, 0 }
+
+// Decode returns the QR code found in g, in frame coordinates. A frame
 // without a code returns nil; only an invalid image is an error.
 func (d *Decoder) Decode(g Gray) ([]Symbol, error) {
 	if err := g.Valid(); err != nil {
 		return nil, err
 	}
+	d.cands = d.cands[:0]
+	d.regions = d.regions[:0]
 	for _, st := range d.stages {
-		if s, ok := d.try(st, g); ok {
+		t := time.Now()
+		s, ok := d.try(st, g)
+		d.spent[st] += time.Since(t)
+		if ok {
 			d.hits[st]++
 			d.roi = s.Bounds(0.6, g.Width, g.Height)
-			d.roiTTL = 15
+			d.roiTTL = roiFrames
 			return []Symbol{s}, nil
 		}
 	}
@@ -84,57 +124,151 @@ func (d *Decoder) Decode(g Gray) ([]Symbol, error) {
 func (d *Decoder) try(st Stage, g Gray) (Symbol, bool) {
 	switch st {
 	case StageROI:
-		if d.roiTTL == 0 || d.roi.Empty() {
-			return Symbol{}, false
+		if d.roiTTL > 0 && !d.roi.Empty() {
+			return d.at(d.roi.Min, g.Sub(d.roi), 1)
 		}
-		return d.at(d.roi.Min, g.Sub(d.roi), 1, BinHybrid, false)
 	case StageHalf:
 		if h, ok := d.pp.scaled(g, 2); ok {
-			return d.at(image.Point{}, h, 2, BinHybrid, false)
+			return d.at(image.Point{}, h, 2)
 		}
-	case StageFull:
-		return d.at(image.Point{}, g, 1, BinHybrid, false)
 	case StageCLAHE:
 		if h, ok := d.pp.scaled(g, 2); ok {
 			if e, ok := d.pp.equalized(h); ok {
-				if s, ok := d.at(image.Point{}, e, 2, BinHybrid, false); ok {
-					return s, true
-				}
+				return d.at(image.Point{}, e, 2)
 			}
 		}
-		if e, ok := d.pp.equalized(g); ok {
-			return d.at(image.Point{}, e, 1, BinHybrid, false)
-		}
-	case StageLocate:
-		return d.located(g)
-	case StageInverted:
-		if h, ok := d.pp.scaled(g, 2); ok {
-			if s, ok := d.at(image.Point{}, h, 2, BinHybrid, true); ok {
+	case StageCrop:
+		for _, r := range d.candidateRegions(g) {
+			if s, ok := d.crop(g.Sub(r), r.Min); ok {
 				return s, true
 			}
 		}
-		return d.at(image.Point{}, g, 1, BinHybrid, true)
+	case StageLocate:
+		for _, r := range d.candidateRegions(g) {
+			if s, ok := d.located(g, r); ok {
+				return s, true
+			}
+		}
+	case StageFull:
+		// The whole frame at full resolution is the costliest scan: only
+		// when something finder-like was seen.
+		if len(d.cands) > 0 {
+			return d.at(image.Point{}, g, 1)
+		}
+	case StageWide:
+		if w, ok := d.pp.resized(g, 0.75); ok {
+			return d.at(image.Point{}, w, 1/0.75)
+		}
 	}
 	return Symbol{}, false
 }
 
-// at scans img, which maps to the frame by frame = off + scale*p.
-func (d *Decoder) at(off image.Point, img Gray, scale float64, bin Binarizer, invert bool) (Symbol, bool) {
-	r, err := d.sc.scan(img, bin, invert, false)
+// crop tries a candidate region at full resolution with both binarizers,
+// then at smaller scales (gozxing samples one pixel per module, so noise and
+// blur defeat one scale and not another), then contrast-normalised.
+func (d *Decoder) crop(c Gray, off image.Point) (Symbol, bool) {
+	if s, ok := d.atBin(off, c, 1, BinHybrid); ok {
+		return s, true
+	}
+	if s, ok := d.atBin(off, c, 1, BinGlobal); ok {
+		return s, true
+	}
+	for _, f := range []float64{0.7, 0.5, 0.35} {
+		if sm, ok := d.pp.resized(c, f); ok {
+			for _, bin := range []Binarizer{BinHybrid, BinGlobal} {
+				if s, ok := d.atBin(off, sm, 1/f, bin); ok {
+					return s, true
+				}
+			}
+		}
+	}
+	if e, ok := d.pp.equalized(c); ok {
+		return d.atBin(off, e, 1, BinHybrid)
+	}
+	return Symbol{}, false
+}
+
+// at scans img, which maps to the frame by frame = off + scale*p, and keeps
+// the finder-like candidates it saw.
+func (d *Decoder) at(off image.Point, img Gray, scale float64) (Symbol, bool) {
+	return d.atBin(off, img, scale, BinHybrid)
+}
+
+func (d *Decoder) atBin(off image.Point, img Gray, scale float64, bin Binarizer) (Symbol, bool) {
+	r, err := d.sc.scan(img, bin, true)
+	o := Point{float64(off.X), float64(off.Y)}
+	for _, p := range d.sc.cands {
+		d.cands = append(d.cands, Point{o.X + scale*p.X, o.Y + scale*p.Y})
+	}
 	if err != nil {
 		return Symbol{}, false
 	}
-	return symbol(r, scale, Point{float64(off.X), float64(off.Y)}), true
+	return symbol(r, scale, o), true
 }
 
-// located asks OpenCV where the code is, rectifies it to an upright square
-// with a quiet zone and decodes that.
-func (d *Decoder) located(g Gray) (Symbol, bool) {
-	q, ok := d.pp.locate(g)
+// candidateRegions groups the frame's finder-like points into at most
+// maxRegions boxes, most populated first, each grown to hold a whole code
+// around them. The three finders of a code lie within its side, at most
+// about a third of the frame height... or a little more when close up.
+func (d *Decoder) candidateRegions(g Gray) []image.Rectangle {
+	if len(d.regions) > 0 || len(d.cands) == 0 {
+		return d.regions
+	}
+	reach := float64(max(g.Width, g.Height)) / 3
+	type cluster struct {
+		pts      []Point
+		min, max Point
+	}
+	var cs []cluster
+	for _, p := range d.cands {
+		placed := false
+		for i := range cs {
+			c := &cs[i]
+			if p.X > c.min.X-reach && p.X < c.max.X+reach && p.Y > c.min.Y-reach && p.Y < c.max.Y+reach &&
+				max(p.X, c.max.X)-min(p.X, c.min.X) < 1.5*reach && max(p.Y, c.max.Y)-min(p.Y, c.min.Y) < 1.5*reach {
+				c.pts = append(c.pts, p)
+				c.min = Point{min(c.min.X, p.X), min(c.min.Y, p.Y)}
+				c.max = Point{max(c.max.X, p.X), max(c.max.Y, p.Y)}
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			cs = append(cs, cluster{pts: []Point{p}, min: p, max: p})
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return len(cs[i].pts) > len(cs[j].pts) })
+	frame := image.Rect(0, 0, g.Width, g.Height)
+	for _, c := range cs[:min(len(cs), maxRegions)] {
+		// A lone finder may be any corner of the code: reach the code's
+		// likely size in every direction. Several finders bound it.
+		m := max(c.max.X-c.min.X, c.max.Y-c.min.Y)
+		// The corner without a finder can lie a whole side beyond the
+		// finders' box when the code is turned 45 degrees.
+		grow := max(0.8*m, 0.12*float64(g.Height))
+		if len(c.pts) == 1 || m < 0.1*float64(g.Height) {
+			grow = 0.3 * float64(g.Height)
+		}
+		r := image.Rect(int(c.min.X-grow), int(c.min.Y-grow), int(c.max.X+grow)+1, int(c.max.Y+grow)+1).Intersect(frame)
+		if r.Dx() >= 40 && r.Dy() >= 40 {
+			d.regions = append(d.regions, r)
+		}
+	}
+	return d.regions
+}
+
+// located asks OpenCV where a code is inside region r, rectifies it to an
+// upright square with a quiet zone and decodes that.
+func (d *Decoder) located(g Gray, r image.Rectangle) (Symbol, bool) {
+	q, ok := d.pp.locate(g.Sub(r))
 	if !ok {
 		return Symbol{}, false
 	}
 	side := 0.0
+	for i := range 4 {
+		q[i].X += float64(r.Min.X)
+		q[i].Y += float64(r.Min.Y)
+	}
 	for i := range 4 {
 		a, b := q[i], q[(i+1)%4]
 		side = max(side, hypot(a.X-b.X, a.Y-b.Y))
@@ -144,14 +278,9 @@ func (d *Decoder) located(g Gray) (Symbol, bool) {
 	if !ok {
 		return Symbol{}, false
 	}
-	if r, err := d.sc.scan(w, BinHybrid, false, false); err == nil {
+	if res, err := d.sc.scan(w, BinHybrid, true); err == nil {
 		// Points are in the rectified square; report the located corners.
-		s := Symbol{Text: r.GetText(), Points: q[:]}
-		return s, true
+		return Symbol{Text: res.GetText(), Points: q[:]}, true
 	}
 	return Symbol{}, false
 }
-
-// Reset forgets where the last code was, for a decoder reused on unrelated
-// images.
-func (d *Decoder) Reset() { d.roi, d.roiTTL = image.Rectangle{}, 0 }

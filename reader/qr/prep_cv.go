@@ -99,6 +99,19 @@ func (p *prep) scaled(g Gray, f int) (Gray, bool) {
 	return view(&p.small)
 }
 
+// resized returns g scaled by f (0 < f < 1) with area averaging, into the
+// buffer slot (0 or 1) so that two sizes can be alive at once.
+func (p *prep) resized(g Gray, f float64) (Gray, bool) {
+	sz := image.Pt(int(float64(g.Width)*f), int(float64(g.Height)*f))
+	if sz.X < 40 || sz.Y < 40 {
+		return Gray{}, false
+	}
+	if withMat(g, func(m gocv.Mat) { gocv.Resize(m, &p.warp, sz, 0, 0, gocv.InterpolationArea) }) != nil {
+		return Gray{}, false
+	}
+	return view(&p.warp)
+}
+
 // equalized returns g after CLAHE, for dim and washed-out codes.
 func (p *prep) equalized(g Gray) (Gray, bool) {
 	if withMat(g, func(m gocv.Mat) { p.clahe.Apply(m, &p.eq) }) != nil {

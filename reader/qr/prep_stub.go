@@ -38,6 +38,8 @@ func (p *prep) scaled(g Gray, f int) (Gray, bool) {
 	return Gray{Pix: out, Width: w, Height: h, Stride: w}, true
 }
 
+func (p *prep) resized(g Gray, f float64) (Gray, bool) { return Gray{}, false }
+
 func (p *prep) equalized(g Gray) (Gray, bool) { return Gray{}, false }
 
 func (p *prep) locate(g Gray) ([4]Point, bool) { return [4]Point{}, false }

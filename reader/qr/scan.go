@@ -59,27 +59,42 @@ func (s Symbol) Bounds(margin float64, w, h int) image.Rectangle {
 type scanner struct {
 	reader gozxing.Reader
 	hints  map[gozxing.DecodeHintType]interface{}
-	pure   map[gozxing.DecodeHintType]interface{}
+	cands  []Point // finder-like points seen by the last scan, in its image
 }
 
 func newScanner() *scanner {
-	return &scanner{
-		reader: qrcode.NewQRCodeReader(),
-		hints:  map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true},
-		pure:   map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true},
+	s := &scanner{reader: qrcode.NewQRCodeReader()}
+	s.hints = map[gozxing.DecodeHintType]interface{}{
+		gozxing.DecodeHintType_TRY_HARDER: true,
+		// Every finder-like point gozxing confirms is recorded: a failed scan
+		// still says where a code may be, which steers the costly stages.
+		gozxing.DecodeHintType_NEED_RESULT_POINT_CALLBACK: gozxing.ResultPointCallback(func(p gozxing.ResultPoint) {
+			if len(s.cands) < 64 {
+				s.cands = append(s.cands, Point{p.GetX(), p.GetY()})
+			}
+		}),
 	}
+	return s
 }
 
-// scan decodes one QR code in g. The luminance source reads g's bytes in
-// place (a crop is just an offset and a stride), so no image.Image is built.
-// Points are returned in g's coordinates.
-func (s *scanner) scan(g Gray, bin Binarizer, invert, pure bool) (*gozxing.Result, error) {
+// fixed is a binarizer whose black matrix is already computed, so that one
+// binarization serves both polarities.
+type fixed struct {
+	gozxing.Binarizer
+	m *gozxing.BitMatrix
+}
+
+func (f fixed) GetBlackMatrix() (*gozxing.BitMatrix, error) { return f.m, nil }
+
+// scan decodes one QR code in g, dark on light and then, if invert is set,
+// light on dark. The luminance source reads g's bytes in place (a crop is an
+// offset and a stride), so no image.Image is built. Points, and the
+// candidates left in s.cands, are in g's coordinates.
+func (s *scanner) scan(g Gray, bin Binarizer, invert bool) (*gozxing.Result, error) {
+	s.cands = s.cands[:0]
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.Pix, g.Stride, g.Height, 0, 0, g.Width, g.Height, false)
 	if err != nil {
 		return nil, err
-	}
-	if invert {
-		src = gozxing.NewInvertedLuminanceSource(src)
 	}
 	var b gozxing.Binarizer
 	if bin == BinGlobal {
@@ -87,15 +102,22 @@ func (s *scanner) scan(g Gray, bin Binarizer, invert, pure bool) (*gozxing.Resul
 	} else {
 		b = gozxing.NewHybridBinarizer(src)
 	}
-	bmp, err := gozxing.NewBinaryBitmap(b)
+	m, err := b.GetBlackMatrix()
 	if err != nil {
 		return nil, err
 	}
-	h := s.hints
-	if pure {
-		h = s.pure
+	bmp, err := gozxing.NewBinaryBitmap(fixed{b, m})
+	if err != nil {
+		return nil, err
 	}
-	return s.reader.Decode(bmp, h)
+	r, err := s.reader.Decode(bmp, s.hints)
+	if err == nil || !invert {
+		return r, err
+	}
+	// The detector does not write to the image matrix, so it can be
+	// flipped in place for the second polarity.
+	m.FlipAll()
+	return s.reader.Decode(bmp, s.hints)
 }
 
 // symbol converts a result found in an image that maps to the frame by
