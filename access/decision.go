@@ -1,6 +1,9 @@
 package access
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // DoorMode is the intercom's door mode.
 type DoorMode uint8
@@ -13,10 +16,13 @@ const (
 )
 
 func (m DoorMode) String() string {
-	if m == DoorModeThirdParty {
+	switch m {
+	case DoorModeNormal:
+		return "normal"
+	case DoorModeThirdParty:
 		return "third_party"
 	}
-	return "normal"
+	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Config is the engine's configuration. Zero values mean the documented

@@ -174,7 +174,7 @@ func (e *Engine) rules(d *decision, c Credential, clk Clock, now time.Time, cfg 
 	// A blocked keypad answers every PIN alike, before anything else: no
 	// validation, no lookup, and the attempt neither counts nor extends the block.
 	if isPIN {
-		if until, blocked := e.blocked(c.Reader, now, cfg); blocked {
+		if until, blocked := e.blocked(c.Reader, now); blocked {
 			d.fail(RuleKeypadLockout, ReasonKeypadLockedOut, "keypad blocked until "+until.UTC().Format(time.RFC3339))
 			return
 		}
@@ -213,8 +213,8 @@ func (e *Engine) rules(d *decision, c Credential, clk Clock, now time.Time, cfg 
 	}
 	d.pass(RuleVisitKeysEnabled, "visit keys enabled")
 
-	if cfg.DoorMode == DoorModeThirdParty {
-		d.fail(RuleDoorMode, ReasonThirdPartyDoorMode, "door in third-party mode")
+	if cfg.DoorMode != DoorModeNormal { // an unknown mode fails secure too
+		d.fail(RuleDoorMode, ReasonThirdPartyDoorMode, "door in "+cfg.DoorMode.String()+" mode")
 		return
 	}
 	d.pass(RuleDoorMode, "door mode ", cfg.DoorMode.String())

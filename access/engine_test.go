@@ -112,6 +112,7 @@ func TestDecideRules(t *testing.T) {
 		{name: "zero clock untrusted", cred: p("111111"), clock: access.Clock{}, reason: access.ReasonClockUntrusted, rule: access.RuleClock, noLookup: true},
 		{name: "visit keys disabled", cred: p("111111"), cfg: func(c *access.Config) { c.VisitKeysEnabled = false }, reason: access.ReasonVisitKeysDisabled, rule: access.RuleVisitKeysEnabled, noLookup: true},
 		{name: "third party door mode", cred: p("111111"), cfg: func(c *access.Config) { c.DoorMode = access.DoorModeThirdParty }, reason: access.ReasonThirdPartyDoorMode, rule: access.RuleDoorMode, noLookup: true},
+		{name: "unknown door mode fails secure", cred: p("111111"), cfg: func(c *access.Config) { c.DoorMode = 7 }, reason: access.ReasonThirdPartyDoorMode, rule: access.RuleDoorMode, noLookup: true},
 		{name: "deleted", cred: p("333333"), reason: access.ReasonVisitDeleted, rule: access.RuleDeleted, visit: "deleted"},
 		{name: "web claims other visit", cred: access.Credential{Kind: access.KindWeb, Value: "web-token-0123456789", Reader: "mqtt", VisitID: "single-new"}, reason: access.ReasonVisitMismatch, rule: access.RuleVisitMatch, visit: "multi"},
 		{name: "web claims no visit", cred: access.Credential{Kind: access.KindWeb, Value: "web-token-0123456789", Reader: "mqtt"}, reason: access.ReasonVisitMismatch, rule: access.RuleVisitMatch, visit: "multi"},

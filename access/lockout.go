@@ -25,7 +25,7 @@ import (
 // can show them without applying them.
 
 // blocked reports whether reader is blocked at now.
-func (e *Engine) blocked(reader string, now time.Time, cfg *Config) (time.Time, bool) {
+func (e *Engine) blocked(reader string, now time.Time) (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if st := e.keypads[reader]; st != nil && now.Before(st.Until) {
