@@ -1,0 +1,277 @@
+package mqttsync
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/store"
+	"github.com/intercomd/intercomd/sync/wire"
+)
+
+// maxHeld bounds the deltas held while a gap or a snapshot is open.
+const maxHeld = 10000
+
+// keys is the key-sync state machine. Only its own goroutine (run) touches
+// it.
+type keys struct {
+	c        *Client
+	rev      uint64
+	held     map[uint64]*wire.Delta // by Rev
+	gapSince time.Time              // zero: no open gap
+	headRev  uint64
+	snap     *snapState // the outstanding snapshot request, nil if none
+}
+
+type snapState struct {
+	requestID string
+	reason    wire.SnapshotReason
+	last      time.Time // request or last chunk
+	id        string    // the snapshot being staged ("" until its first chunk)
+	rev       uint64
+	total     int
+	got       map[int]bool
+}
+
+func newKeys(c *Client, rev uint64) *keys {
+	return &keys{c: c, rev: rev, held: map[uint64]*wire.Delta{}}
+}
+
+func (k *keys) run(ctx context.Context) {
+	tick := max(min(k.c.opt.GapWait, k.c.opt.ChunkTimeout)/4, 5*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case in := <-k.c.keysIn:
+			k.handle(ctx, in)
+		case r := <-k.c.resyncIn:
+			k.request(ctx, r)
+		case <-t.C:
+			k.tick(ctx, k.c.opt.Now())
+		}
+	}
+}
+
+func (k *keys) handle(ctx context.Context, in inbound) {
+	switch in.topic {
+	case wire.TopicDelta:
+		var d wire.Delta
+		if err := wire.Decode(in.payload, &d); err != nil {
+			k.c.reject(ctx, in.topic, wire.Class(err), err)
+			return
+		}
+		k.c.observe(d.SentAt)
+		k.delta(ctx, &d)
+	case wire.TopicHead:
+		var h wire.Head
+		if err := wire.Decode(in.payload, &h); err != nil {
+			k.c.reject(ctx, in.topic, wire.Class(err), err)
+			return
+		}
+		k.c.observe(h.SentAt)
+		k.headRev = max(k.headRev, h.Rev)
+		k.checkGap()
+	case wire.TopicSnapshot:
+		var ch wire.SnapshotChunk
+		if err := wire.Decode(in.payload, &ch); err != nil {
+			// A bad chunk of the snapshot being staged leaves it incomplete:
+			// the chunk timeout then asks for a new one, which also paces a
+			// cloud that keeps sending bad chunks.
+			k.c.reject(ctx, in.topic, wire.Class(err), err)
+			return
+		}
+		k.c.observe(ch.SentAt)
+		k.chunk(ctx, &ch)
+	}
+}
+
+func (k *keys) delta(ctx context.Context, d *wire.Delta) {
+	switch {
+	case d.Rev <= k.rev:
+		k.c.stats.add(func(s *Stats) { s.Stale++ })
+		k.c.log.Debug("stale delta dropped", "rev", d.Rev, "have", k.rev)
+		return
+	case k.snap != nil || d.PrevRev > k.rev:
+		k.hold(d)
+	default:
+		k.apply(ctx, d)
+	}
+	k.applyHeld(ctx)
+}
+
+func (k *keys) hold(d *wire.Delta) {
+	if len(k.held) >= maxHeld {
+		// The oldest held delta goes; if it mattered, the gap it leaves
+		// ends in a snapshot.
+		var oldest uint64
+		for r := range k.held {
+			if oldest == 0 || r < oldest {
+				oldest = r
+			}
+		}
+		delete(k.held, oldest)
+	}
+	k.held[d.Rev] = d
+	k.checkGap()
+}
+
+// applyHeld applies held deltas that now follow the revision, in order.
+func (k *keys) applyHeld(ctx context.Context) {
+	for k.snap == nil {
+		var next *wire.Delta
+		for r, d := range k.held {
+			if r <= k.rev {
+				delete(k.held, r)
+				continue
+			}
+			if d.PrevRev <= k.rev && (next == nil || d.Rev < next.Rev) {
+				next = d
+			}
+		}
+		if next == nil {
+			break
+		}
+		delete(k.held, next.Rev)
+		if !k.apply(ctx, next) {
+			break
+		}
+	}
+	k.checkGap()
+}
+
+// checkGap opens or closes the gap timer.
+func (k *keys) checkGap() {
+	open := k.snap == nil && (len(k.held) > 0 || k.headRev > k.rev)
+	switch {
+	case !open:
+		k.gapSince = time.Time{}
+	case k.gapSince.IsZero():
+		k.gapSince = k.c.opt.Now()
+	}
+}
+
+func upserts(recs []wire.Record) []store.Upsert {
+	out := make([]store.Upsert, len(recs))
+	for i, r := range recs {
+		out[i] = store.Upsert{Visit: r.Visit, Creds: r.Creds}
+	}
+	return out
+}
+
+func (k *keys) apply(ctx context.Context, d *wire.Delta) bool {
+	b := store.Batch{Revision: d.Rev, Upserts: upserts(d.Records())}
+	for _, t := range d.Deletes {
+		b.Deletes = append(b.Deletes, store.Delete{ID: t.ID, Version: t.Version})
+	}
+	res, err := k.c.opt.Store.Apply(b)
+	if err != nil {
+		k.syncError(ctx, fmt.Errorf("mqttsync: apply delta rev %d: %w", d.Rev, err))
+		return false
+	}
+	k.rev = res.Revision
+	k.c.stats.add(func(s *Stats) { s.DeltasApplied++; s.Revision = k.rev })
+	if k.c.opt.Applied != nil {
+		k.c.opt.Applied(k.rev)
+	}
+	return true
+}
+
+func (k *keys) syncError(ctx context.Context, err error) {
+	k.c.stats.add(func(s *Stats) { s.Errors++ })
+	k.c.log.Error("sync error", "err", err)
+	k.c.event(ctx, access.Event{Type: access.EventSync, Reader: "mqtt", Detail: err.Error()})
+}
+
+// request asks for a snapshot, discarding any snapshot being staged.
+func (k *keys) request(ctx context.Context, reason wire.SnapshotReason) {
+	k.abortStaged()
+	now := k.c.opt.Now()
+	k.snap = &snapState{requestID: newRequestID(), reason: reason, last: now}
+	k.gapSince = time.Time{}
+	k.c.stats.add(func(s *Stats) { s.SnapshotRequests++ })
+	k.c.log.Info("requesting snapshot", "reason", reason, "have_rev", k.rev)
+	err := k.c.publish(wire.TopicSnapshotReq, &wire.SnapshotRequest{
+		RequestID: k.snap.requestID, Reason: reason, HaveRev: k.rev, At: now.UTC()})
+	if err != nil {
+		// Not connected: the chunk timeout asks again.
+		k.c.log.Debug("snapshot request not sent", "err", err)
+	}
+}
+
+func (k *keys) abortStaged() {
+	if k.snap != nil && k.snap.id != "" {
+		if err := k.c.opt.Store.AbortSnapshot(k.snap.id); err != nil {
+			k.c.log.Error("abort snapshot", "id", k.snap.id, "err", err)
+		}
+	}
+}
+
+func (k *keys) tick(ctx context.Context, now time.Time) {
+	switch {
+	case k.snap != nil && now.Sub(k.snap.last) >= k.c.opt.ChunkTimeout:
+		what := "no answer to snapshot request"
+		if k.snap.id != "" {
+			what = fmt.Sprintf("snapshot %s stalled with %d of %d chunks", k.snap.id, len(k.snap.got), k.snap.total)
+		}
+		k.c.stats.add(func(s *Stats) { s.SnapshotTimeouts++ })
+		k.syncError(ctx, fmt.Errorf("mqttsync: %s after %v; asking again", what, k.c.opt.ChunkTimeout))
+		k.request(ctx, wire.SnapTimeout)
+	case k.snap == nil && !k.gapSince.IsZero() && now.Sub(k.gapSince) >= k.c.opt.GapWait:
+		k.request(ctx, wire.SnapGap)
+	}
+}
+
+func (k *keys) chunk(ctx context.Context, ch *wire.SnapshotChunk) {
+	s := k.snap
+	switch {
+	case s == nil && ch.RequestID == "" && ch.Rev >= k.rev:
+		// Pushed by the cloud unasked: take it.
+		s = &snapState{reason: wire.SnapResync}
+		k.snap = s
+	case s == nil, ch.RequestID != "" && ch.RequestID != s.requestID, ch.RequestID == "" && s.id != "" && s.id != ch.SnapshotID:
+		if ch.RequestID == "" && ch.Rev < k.rev {
+			k.c.reject(ctx, wire.TopicSnapshot, "invalid", fmt.Errorf("%w: snapshot %s: revision goes backwards (rev %d, have %d)", wire.ErrInvalid, ch.SnapshotID, ch.Rev, k.rev))
+			return
+		}
+		k.c.stats.add(func(s *Stats) { s.Stale++ })
+		return
+	}
+	if s.id != ch.SnapshotID {
+		// The first chunk, or the cloud restarted the snapshot.
+		k.abortStaged()
+		s.id, s.rev, s.total, s.got = ch.SnapshotID, ch.Rev, ch.Total, map[int]bool{}
+	}
+	if ch.Rev != s.rev || ch.Total != s.total {
+		k.c.reject(ctx, wire.TopicSnapshot, "invalid", fmt.Errorf("%w: snapshot %s: chunk %d says rev %d of %d chunks, first said rev %d of %d",
+			wire.ErrInvalid, s.id, ch.Seq, ch.Rev, ch.Total, s.rev, s.total))
+		return
+	}
+	if err := k.c.opt.Store.StageSnapshot(s.id, ch.Seq, upserts(ch.Records())); err != nil {
+		k.syncError(ctx, fmt.Errorf("mqttsync: stage snapshot %s chunk %d: %w", s.id, ch.Seq, err))
+		return
+	}
+	s.got[ch.Seq] = true
+	s.last = k.c.opt.Now()
+	k.c.stats.add(func(st *Stats) { st.ChunksStaged++ })
+	if len(s.got) < s.total {
+		return
+	}
+	res, err := k.c.opt.Store.CommitSnapshot(s.id, s.rev, s.total)
+	if err != nil {
+		k.syncError(ctx, fmt.Errorf("mqttsync: commit snapshot %s: %w", s.id, err))
+		k.request(ctx, wire.SnapRejected)
+		return
+	}
+	k.snap = nil
+	k.rev = res.Revision
+	k.c.log.Info("snapshot applied", "id", s.id, "rev", k.rev, "upserted", res.Upserted, "deleted", res.Deleted)
+	k.c.stats.add(func(st *Stats) { st.SnapshotsApplied++; st.Revision = k.rev })
+	if k.c.opt.Applied != nil {
+		k.c.opt.Applied(k.rev)
+	}
+	k.applyHeld(ctx)
+}
