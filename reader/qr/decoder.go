@@ -280,7 +280,7 @@ func (d *Decoder) located(g Gray, r image.Rectangle) (Symbol, bool) {
 	}
 	if res, err := d.sc.scan(w, BinHybrid, true); err == nil {
 		// Points are in the rectified square; report the located corners.
-		return Symbol{Text: res.GetText(), Points: q[:]}, true
+		return Symbol{Text: res.GetText(), Points: q[:], quad: true}, true
 	}
 	return Symbol{}, false
 }

@@ -24,3 +24,6 @@ func ReadImage(path string) (Gray, error) {
 	}
 	return FromImage(img), nil
 }
+
+// Snapshot needs OpenCV to draw and encode.
+func Snapshot(g Gray) ([]byte, error) { return nil, ErrNoCamera }

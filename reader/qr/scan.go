@@ -37,6 +37,7 @@ type Point struct{ X, Y float64 }
 type Symbol struct {
 	Text   string
 	Points []Point
+	quad   bool // Points are the code's four corners (OpenCV), not finder centres
 }
 
 // Bounds returns the box around the symbol's points, grown by margin times

@@ -1,0 +1,175 @@
+package qr
+
+import (
+	"bufio"
+	"image"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func rectXYWH(x, y, w, h int) image.Rectangle { return image.Rect(x, y, x+w, y+h) }
+
+const fixtureDir = "../../testdata/qr"
+
+type fixture struct {
+	name  string
+	texts []string // nil: no code
+}
+
+// fixtures reads testdata/qr/cases.txt, written by testdata/qr/gen.
+func fixtures(t testing.TB) []fixture {
+	t.Helper()
+	f, err := os.Open(filepath.Join(fixtureDir, "cases.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var fx []fixture
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		x := fixture{name: fields[0]}
+		if fields[1] != "-" {
+			x.texts = fields[1:]
+		}
+		fx = append(fx, x)
+	}
+	if len(fx) < 5 {
+		t.Fatalf("only %d fixtures in cases.txt", len(fx))
+	}
+	return fx
+}
+
+func load(t testing.TB, name string) Gray {
+	t.Helper()
+	g, err := ReadImage(filepath.Join(fixtureDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func texts(syms []Symbol) []string {
+	var out []string
+	for _, s := range syms {
+		out = append(out, s.Text)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDecodeFixtures(t *testing.T) {
+	d := NewDecoder()
+	defer d.Close()
+	for _, fx := range fixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			if !cvAvailable && strings.Contains(fx.name, "two") {
+				t.Skip("the pure-Go path is not expected to find both codes")
+			}
+			d.Reset()
+			syms, err := d.DecodeAll(load(t, fx.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Sorted(slices.Values(fx.texts))
+			if got := texts(syms); !slices.Equal(got, want) && (cvAvailable || len(want) == 0) {
+				t.Fatalf("decoded %q, want %q", got, want)
+			}
+			for _, s := range syms {
+				if len(s.Points) < 3 {
+					t.Errorf("symbol has %d points, want at least 3", len(s.Points))
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeCropAndStride checks that a frame given as a sub-image of a
+// larger buffer (stride > width) decodes the same.
+func TestDecodeCropAndStride(t *testing.T) {
+	fx := fixtures(t)[0]
+	g := load(t, fx.name)
+	big := Gray{Pix: make([]byte, (g.Width+64)*(g.Height+8)), Width: g.Width + 64, Height: g.Height + 8, Stride: g.Width + 64}
+	for y := 0; y < g.Height; y++ {
+		copy(big.Pix[(y+4)*big.Stride+32:], g.Pix[y*g.Stride:y*g.Stride+g.Width])
+	}
+	sub := big.Sub(rectXYWH(32, 4, g.Width, g.Height))
+	d := NewDecoder()
+	defer d.Close()
+	syms, err := d.Decode(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(syms); len(got) != 1 || got[0] != fx.texts[0] {
+		t.Fatalf("decoded %q from a strided sub-image, want %q", got, fx.texts)
+	}
+}
+
+func TestDecodeBadImages(t *testing.T) {
+	d := NewDecoder()
+	defer d.Close()
+	bad := []Gray{
+		{},
+		{Pix: make([]byte, 10), Width: 10, Height: 10, Stride: 10},
+		{Pix: make([]byte, 100), Width: 10, Height: 10, Stride: 5},
+		{Pix: make([]byte, 100), Width: -1, Height: 10, Stride: 10},
+	}
+	for i, g := range bad {
+		if _, err := d.Decode(g); err == nil {
+			t.Errorf("image %d: Decode accepted %dx%d stride %d with %d bytes", i, g.Width, g.Height, g.Stride, len(g.Pix))
+		}
+	}
+	// Tiny and flat images are valid and hold no code.
+	for _, g := range []Gray{
+		{Pix: make([]byte, 1), Width: 1, Height: 1, Stride: 1},
+		{Pix: make([]byte, 64*64), Width: 64, Height: 64, Stride: 64},
+	} {
+		syms, err := d.Decode(g)
+		if err != nil || len(syms) != 0 {
+			t.Errorf("%dx%d flat image: %v, %v", g.Width, g.Height, syms, err)
+		}
+	}
+}
+
+// FuzzDecode feeds arbitrary small images to the decoder: it must never
+// panic, whatever the geometry it thinks it sees.
+func FuzzDecode(f *testing.F) {
+	g := load(f, fixtures(f)[0].name)
+	for _, r := range [][4]int{{0, 0, 64, 64}, {300, 200, 96, 80}, {500, 300, 120, 120}} {
+		c := g.Sub(rectXYWH(r[0], r[1], r[2], r[3]))
+		buf := make([]byte, 0, c.Width*c.Height+1)
+		buf = append(buf, byte(c.Width))
+		for y := 0; y < c.Height; y++ {
+			buf = append(buf, c.Pix[y*c.Stride:y*c.Stride+c.Width]...)
+		}
+		f.Add(buf)
+	}
+	f.Add([]byte{3, 0, 255, 0, 255, 0, 255})
+	d := NewDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 2 {
+			return
+		}
+		w := int(b[0]) + 1
+		pix := b[1:]
+		h := len(pix) / w
+		if h == 0 {
+			return
+		}
+		syms, err := safeDecode(d, Gray{Pix: pix, Width: w, Height: h, Stride: w})
+		if err != nil {
+			t.Fatalf("decoder fault on %dx%d: %v", w, h, err)
+		}
+		for _, s := range syms {
+			if s.Text == "" {
+				t.Fatal("empty symbol")
+			}
+		}
+	})
+}
