@@ -111,6 +111,7 @@ func testOptions(url string) Options {
 func newRig(t *testing.T, bopt mqtttest.Options, tweak func(*Options)) *rig {
 	t.Helper()
 	r := &rig{t: t, broker: mqtttest.Start(t, bopt)}
+	currentBroker = r.broker
 	r.dbPath = filepath.Join(t.TempDir(), "intercomd.db")
 	r.openStore()
 	var err error
@@ -327,3 +328,6 @@ func (c *collector) count() int {
 }
 
 func mqtttestOptions() mqtttest.Options { return mqtttest.Options{} }
+
+// currentBroker is the broker of the rig being built, for option tweaks.
+var currentBroker *mqtttest.Broker

@@ -691,16 +691,16 @@ type PlateRead struct {
 
 // Validate checks the read; the plate must normalise.
 func (p *PlateRead) Validate() error {
-	return validRead("plate read", p.Camera, access.KindPlate, p.Plate, "confidence", p.Confidence, p.At)
+	return validRead("plate read", p.Camera, access.KindPlate, "plate", p.Plate, "confidence", p.Confidence, p.At)
 }
 
 // validRead checks what plate and face reads have in common.
-func validRead(what, camera string, k access.Kind, value, scoreName string, score float64, at time.Time) error {
+func validRead(what, camera string, k access.Kind, valueName, value, scoreName string, score float64, at time.Time) error {
 	if err := validID("camera", camera); err != nil {
 		return err
 	}
 	if _, err := access.Normalize(k, value); err != nil {
-		return invalid(what, "%s does not normalise", k)
+		return invalid(what, "%s does not normalise as a %s credential", valueName, k)
 	}
 	if !(score >= 0 && score <= 1) {
 		return invalid(what, "%s must be 0-1", scoreName)
@@ -723,7 +723,7 @@ type FaceRead struct {
 
 // Validate checks the read.
 func (f *FaceRead) Validate() error {
-	return validRead("face read", f.Camera, access.KindFace, f.Subject, "score", f.Score, f.At)
+	return validRead("face read", f.Camera, access.KindFace, "subject", f.Subject, "score", f.Score, f.At)
 }
 
 // Message is any message of the protocol.
