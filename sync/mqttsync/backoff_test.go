@@ -76,4 +76,3 @@ func TestReconnectBackoffTiming(t *testing.T) {
 		}
 	})
 }
-
