@@ -63,7 +63,9 @@ func Dial(ctx context.Context, opt Options) (*Cloud, error) {
 	}
 	c := &Cloud{opt: opt, log: opt.Logger.With("component", "cloudsim"), results: map[string]chan wire.Result{}}
 	o := mqtt.NewClientOptions().AddBroker(opt.Broker).SetClientID(opt.ClientID).
-		SetCleanSession(false).SetOrderMatters(false).SetAutoReconnect(true).
+		// Ordered delivery keeps event batches in arrival order; route never
+		// blocks (a snapshot is answered on a goroutine of its own).
+		SetCleanSession(false).SetOrderMatters(true).SetAutoReconnect(true).
 		SetMaxReconnectInterval(time.Second).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetKeepAlive(10 * time.Second).SetWriteTimeout(5 * time.Second).
 		SetOnConnectHandler(c.onConnect)
@@ -126,9 +128,11 @@ func (c *Cloud) route(_ mqtt.Client, m mqtt.Message) {
 		if c.opt.OnRequest != nil {
 			c.opt.OnRequest(dev, &r)
 		}
-		if err := c.SendSnapshot(dev, r.RequestID); err != nil {
-			c.log.Error("snapshot", "device", dev, "err", err)
-		}
+		go func() {
+			if err := c.SendSnapshot(dev, r.RequestID); err != nil {
+				c.log.Error("snapshot", "device", dev, "err", err)
+			}
+		}()
 	case wire.TopicCommandResult:
 		var r wire.Result
 		if err := wire.Decode(m.Payload(), &r); err != nil {
