@@ -46,6 +46,11 @@ func (b backend) Sim(ctx context.Context, r localapi.SimRequest) error {
 		if len(r.PIN) == 0 || len(r.PIN) > 16 {
 			return fmt.Errorf("%w: pin must be 1-16 digits", localapi.ErrBadRequest)
 		}
+		if r.Format == "wiegand" {
+			// A PIN on the Wiegand reader's keypad: 4-bit key bursts.
+			_, err := s.tx.SendKeys(ctx, r.PIN+"#", 4)
+			return err
+		}
 		return s.pad.Type(ctx, r.PIN+"#")
 	case localapi.SimQR:
 		return b.d.simQR(ctx, r)
