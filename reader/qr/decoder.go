@@ -132,7 +132,9 @@ func (d *Decoder) try(st Stage, g Gray) (Symbol, bool) {
 			return d.at(image.Point{}, h, 2)
 		}
 	case StageCLAHE:
-		if h, ok := d.pp.scaled(g, 2); ok {
+		// Contrast normalisation is for dim or washed-out frames, or where
+		// something finder-like was seen but not decoded.
+		if h, ok := d.pp.scaled(g, 2); ok && (len(d.cands) > 0 || lowContrast(h)) {
 			if e, ok := d.pp.equalized(h); ok {
 				return d.at(image.Point{}, e, 2)
 			}
@@ -161,6 +163,31 @@ func (d *Decoder) try(st Stage, g Gray) (Symbol, bool) {
 		}
 	}
 	return Symbol{}, false
+}
+
+// lowContrast reports whether most of g's pixels (5th to 95th percentile,
+// sampled) span less than 40% of the grey range: a dim or washed-out frame.
+func lowContrast(g Gray) bool {
+	var hist [256]int
+	n := 0
+	for y := 0; y < g.Height; y += 4 {
+		row := g.Pix[y*g.Stride : y*g.Stride+g.Width]
+		for x := 0; x < len(row); x += 4 {
+			hist[row[x]]++
+			n++
+		}
+	}
+	lo, hi, acc := -1, -1, 0
+	for v, c := range hist {
+		acc += c
+		if lo < 0 && acc >= n/20 {
+			lo = v
+		}
+		if hi < 0 && acc >= n-n/20 {
+			hi = v
+		}
+	}
+	return hi-lo < 100
 }
 
 // crop tries a candidate region at full resolution with both binarizers,
