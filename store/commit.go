@@ -41,6 +41,9 @@ type commitReq struct {
 // If ctx ends first, Commit returns its error and leaves d untouched; the
 // decision may still be committed, but its effect must not happen.
 func (db *DB) Commit(ctx context.Context, d *access.Decision) error {
+	if d.DryRun {
+		return fmt.Errorf("store: commit of a dry-run decision: %w", ErrInvalid)
+	}
 	cp := *d
 	cp.Events = slices.Clone(d.Events)
 	cp.Trace = slices.Clone(d.Trace)
