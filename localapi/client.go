@@ -189,10 +189,7 @@ func (c *Client) Key(ctx context.Context, id string) (Key, error) {
 // events until ctx is done (which returns nil), the server goes away, or fn
 // returns an error.
 func (c *Client) Events(ctx context.Context, n int, follow bool, fn func(access.Event) error) error {
-	q := url.Values{}
-	if n > 0 {
-		q.Set("n", strconv.Itoa(n))
-	}
+	q := url.Values{"n": {strconv.Itoa(max(n, 0))}}
 	if follow {
 		q.Set("follow", "1")
 	}
