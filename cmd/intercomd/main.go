@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return d.run(ctx, stderr)
 }
 
+// testHook, if set, sees the daemon once it is ready (tests only).
+var testHook func(*daemon)
+
 // daemon holds the running parts.
 type daemon struct {
 	cfg    *Config
@@ -231,6 +234,9 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 		goRun(&services, "metrics", func() error { return d.metrics.serve(ctx, cfg.Metrics.Listen, d.log) })
 	}
 
+	if testHook != nil {
+		testHook(d)
+	}
 	sdnotify.Notify("READY=1")
 	goRun(&services, "watchdog", func() error {
 		return sdnotify.Watchdog(ctx, sdnotify.WatchdogInterval(), func() bool { return true })
