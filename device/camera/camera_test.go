@@ -14,6 +14,22 @@ import (
 
 const fixtureDir = "../../testdata/qr"
 
+// drain takes frames from c until its source ends.
+func drain(ctx context.Context, t testing.TB, c *Camera) []qr.Frame {
+	t.Helper()
+	var got []qr.Frame
+	for {
+		f, err := c.Next(ctx)
+		if errors.Is(err, ErrClosed) {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+	}
+}
+
 func TestInfer(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -114,17 +130,7 @@ func TestDirectory(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- c.Run(ctx) }()
 		start := time.Now()
-		var got []qr.Frame
-		for {
-			f, err := c.Next(ctx)
-			if errors.Is(err, ErrClosed) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, f)
-		}
+		got := drain(ctx, t, c)
 		if len(got) != 3 {
 			t.Fatalf("got %d frames, want 3 (broken.jpg skipped)", len(got))
 		}

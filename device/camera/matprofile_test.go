@@ -5,7 +5,6 @@ package camera
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -23,13 +22,7 @@ func TestMatProfile(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
-	for {
-		if _, err := c.Next(ctx); errors.Is(err, ErrClosed) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
+	drain(ctx, t, c)
 	cancel()
 	<-done
 	if n := gocv.MatProfile.Count(); n != base {

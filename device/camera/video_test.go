@@ -4,7 +4,6 @@ package camera
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -87,14 +86,7 @@ func TestVideoFile(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
 	var seqs []uint64
-	for {
-		f, err := c.Next(ctx)
-		if errors.Is(err, ErrClosed) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range drain(ctx, t, c) {
 		if f.Width != 1280 || f.Height != 720 || f.Stride != 1280 || len(f.Pix) != 1280*720 {
 			t.Fatalf("frame %d is %dx%d stride %d, %d bytes", f.Seq, f.Width, f.Height, f.Stride, len(f.Pix))
 		}
