@@ -110,3 +110,15 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestShippedConfigParses keeps the example in dist/ (and so the README's
+// configuration reference) in step with the decoder.
+func TestShippedConfigParses(t *testing.T) {
+	c, err := LoadConfig("../../dist/intercomd.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Relay.Pin != "GPIO17" || c.Camera.HoldOff.Duration != 3*time.Second || c.Wiegand.EOFMax.Duration != 100*time.Millisecond {
+		t.Errorf("example not decoded as written: %+v", c)
+	}
+}
