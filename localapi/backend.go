@@ -27,6 +27,8 @@ type Backend interface {
 	Events(ctx context.Context, n int, follow bool) (recent []access.Event, live <-chan access.Event, err error)
 	// Explain is a dry-run decision (engine Explain): it never unlocks,
 	// commits nothing and changes no lockout state. c.Value is a secret.
+	// c.Reader may be empty: the backend then picks the reader the
+	// credential kind usually comes from.
 	Explain(ctx context.Context, c access.Credential) (access.Decision, error)
 	// Relay drives the door relay. For pulse, d is the unlock time (zero
 	// means the configured default).

@@ -185,7 +185,7 @@ func (c *Client) Key(ctx context.Context, id string) (Key, error) {
 	return k, err
 }
 
-// Events calls fn with up to n recent events, then, with follow, with live
+// Events calls fn with up to n recent events (0: none), then, with follow, with live
 // events until ctx is done (which returns nil), the server goes away, or fn
 // returns an error.
 func (c *Client) Events(ctx context.Context, n int, follow bool, fn func(access.Event) error) error {

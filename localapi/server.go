@@ -303,9 +303,14 @@ func (s *Server) deny(r *http.Request, pc *peerConn, why string) {
 	}
 	s.mu.Unlock()
 	if emit && s.Audit != nil {
-		uid := int(p.UID)
-		ev := access.Event{ID: access.NewEventID(), Type: access.EventAudit, At: now, Reader: AuditReader, UID: &uid,
+		ev := access.Event{ID: access.NewEventID(), Type: access.EventAudit, At: now, Reader: AuditReader,
 			Detail: fmt.Sprintf("denied %s %s pid=%d", r.Method, r.URL.Path, p.PID)}
+		if pc != nil && pc.peerErr == nil {
+			uid := int(p.UID)
+			ev.UID = &uid
+		} else {
+			ev.Detail = fmt.Sprintf("denied %s %s: %s", r.Method, r.URL.Path, why) // no credentials: no uid to blame
+		}
 		if err := s.Audit(r.Context(), ev); err != nil {
 			s.log().Warn("localapi: audit denial", "err", err)
 		}

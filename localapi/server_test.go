@@ -69,7 +69,7 @@ type env struct {
 
 // start serves fake on a real Unix socket in a fresh directory until the
 // test ends. tweak may adjust the server before it listens.
-func start(t *testing.T, fake *localapitest.Backend, tweak func(*localapi.Server)) *env {
+func start(t testing.TB, fake *localapitest.Backend, tweak func(*localapi.Server)) *env {
 	t.Helper()
 	e := &env{path: filepath.Join(t.TempDir(), "s.sock"), fake: fake, audit: &auditLog{}}
 	e.srv = &localapi.Server{
