@@ -98,3 +98,83 @@ func TestNoPeerRefused(t *testing.T) {
 		t.Errorf("status %d, want 403", w.Code)
 	}
 }
+
+// eventsOnly is a Backend that answers Events only; the embedded nil
+// interface makes any other call fail the test loudly.
+type eventsOnly struct {
+	Backend
+	live chan access.Event
+}
+
+func (b eventsOnly) Events(ctx context.Context, n int, follow bool) ([]access.Event, <-chan access.Event, error) {
+	return []access.Event{{ID: "old", Type: access.EventDaemon}}, b.live, nil
+}
+
+// lockedRecorder lets the test read what a handler on another goroutine
+// writes.
+type lockedRecorder struct {
+	mu sync.Mutex
+	*httptest.ResponseRecorder
+}
+
+func (r *lockedRecorder) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ResponseRecorder.Write(b)
+}
+
+func (r *lockedRecorder) WriteString(s string) (int, error) { return r.Write([]byte(s)) }
+
+func (r *lockedRecorder) Flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ResponseRecorder.Flush()
+}
+
+// take returns and clears what was written so far.
+func (r *lockedRecorder) take() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.Body.String()
+	r.Body.Reset()
+	return s
+}
+
+// TestStreamHeartbeat runs the events -f handler on a fake clock: an idle
+// stream gets one blank line per Heartbeat, live events pass through, and
+// the handler returns as soon as its request's context ends.
+func TestStreamHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		live := make(chan access.Event)
+		s := &Server{Group: -1, Backend: eventsOnly{live: live}}
+		s.allow = func(Peer) (bool, string) { return true, "test" }
+		ctx, cancel := context.WithCancel(context.WithValue(t.Context(), ctxKey{}, &peerConn{}))
+		w := &lockedRecorder{ResponseRecorder: httptest.NewRecorder()}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Handler().ServeHTTP(w, httptest.NewRequestWithContext(ctx, "GET", PathEvents+"?n=5&follow=1", nil))
+		}()
+		synctest.Wait()
+		if got := w.take(); got != "{\"id\":\"old\",\"type\":\"daemon\",\"at\":\"0001-01-01T00:00:00Z\"}\n" {
+			t.Fatalf("history = %q", got)
+		}
+		time.Sleep(3*DefaultHeartbeat + time.Second)
+		synctest.Wait()
+		if got := w.take(); got != "\n\n\n" {
+			t.Errorf("after 3 heartbeats: %q, want three blank lines", got)
+		}
+		live <- access.Event{ID: "new", Type: access.EventREX}
+		synctest.Wait()
+		if got := w.take(); got != "{\"id\":\"new\",\"type\":\"door.rex\",\"at\":\"0001-01-01T00:00:00Z\"}\n" {
+			t.Errorf("live event = %q", got)
+		}
+		cancel()
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("stream handler still running after its context ended")
+		}
+	})
+}
