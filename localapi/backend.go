@@ -66,6 +66,8 @@ var (
 	ErrPermission = errors.New("localapi: permission denied")
 	// ErrTooLarge: the request body exceeded the limit (413).
 	ErrTooLarge = errors.New("localapi: request too large")
+	// ErrRateLimited: too many explain calls (429).
+	ErrRateLimited = errors.New("localapi: rate limited")
 	// ErrRunning: Listen found another live server on the socket.
 	ErrRunning = errors.New("localapi: already running")
 	// ErrAudit: the audit event of a control call could not be recorded, so

@@ -56,6 +56,8 @@ func (e *APIError) Unwrap() error {
 		return ErrBadRequest
 	case http.StatusServiceUnavailable:
 		return ErrUnavailable
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
 	}
 	return nil
 }

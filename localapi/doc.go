@@ -19,6 +19,8 @@
 //     camera snapshot) are audited as access.EventAudit events carrying the
 //     caller's uid before they run; if the audit cannot be recorded, the call
 //     is refused. An audit event never carries a credential value.
+//   - Explain is rate-limited (429): it tests secrets without the keypad's
+//     brute-force lockout, so it must not be a faster way to guess PINs.
 //   - Abuse limits: request bodies are capped (413), headers and bodies must
 //     arrive within ReadTimeout (slowloris), connections are capped, idle
 //     connections are closed, and a reader that stops reading is cut off.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -175,6 +177,45 @@ func TestStreamHeartbeat(t *testing.T) {
 		case <-done:
 		default:
 			t.Fatal("stream handler still running after its context ended")
+		}
+	})
+}
+
+// explainOnly answers Explain with a refusal.
+type explainOnly struct{ Backend }
+
+func (explainOnly) Explain(ctx context.Context, c access.Credential) (access.Decision, error) {
+	return access.Decision{Reason: access.ReasonUnknownCredential}, nil
+}
+
+// TestExplainRateLimit: explain cannot become a fast PIN oracle. Past the
+// per-minute cap it answers 429 without reaching the engine, and the cap
+// frees up as the minute slides.
+func TestExplainRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Server{Group: -1, Backend: explainOnly{}, ExplainPerMinute: 3}
+		s.allow = func(Peer) (bool, string) { return true, "test" }
+		h := s.Handler()
+		explain := func() int {
+			body := strings.NewReader(`{"kind":"pin","value":"1234"}`)
+			r := httptest.NewRequestWithContext(context.WithValue(t.Context(), ctxKey{}, &peerConn{}), "POST", PathExplain, body)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w.Code
+		}
+		var codes []int
+		for range 4 {
+			codes = append(codes, explain())
+			time.Sleep(10 * time.Second)
+		}
+		time.Sleep(21 * time.Second) // the first call is now a minute old
+		codes = append(codes, explain(), explain())
+		want := []int{200, 200, 200, 429, 200, 429}
+		if !slices.Equal(codes, want) {
+			t.Errorf("codes %v, want %v", codes, want)
+		}
+		if st := s.Stats(); st.RateLimited != 2 || st.Audited != 4 {
+			t.Errorf("stats %+v, want 2 limited and 4 audited", st)
 		}
 	})
 }

@@ -34,6 +34,7 @@ const (
 	DefaultMaxConns     = 16
 	DefaultHeartbeat    = 15 * time.Second
 	DefaultEvents       = 20
+	DefaultExplainRate  = 30 // per minute
 	MaxEvents           = 1000
 )
 
@@ -59,14 +60,19 @@ type Server struct {
 	MaxConns     int           // concurrent connections, default 16
 	Heartbeat    time.Duration // blank line on an idle event stream, default 15 s
 	ProcRoot     string        // default /proc, for supplementary groups
+	// ExplainPerMinute caps explain calls (default 30): explain tests a
+	// secret against the cache without the keypad's brute-force lockout,
+	// so it must not become a faster way to guess PINs.
+	ExplainPerMinute int
 
 	// allow overrides the peer policy in tests.
 	allow func(Peer) (bool, string)
 
-	requests, denied, tooLarge, badRequests, audited, auditFailed atomic.Uint64
+	requests, denied, tooLarge, badRequests, audited, auditFailed, limited atomic.Uint64
 
 	mu          sync.Mutex
 	lastDenials map[uint32]time.Time // rate limit for denial events, by uid
+	explains    []time.Time          // explain calls in the last minute
 }
 
 // Stats counts what the server has seen, for metrics.
@@ -77,6 +83,7 @@ type Stats struct {
 	BadRequests uint64 // 400
 	Audited     uint64 // control calls audited
 	AuditFailed uint64 // control calls refused because the audit failed
+	RateLimited uint64 // 429: explain calls over ExplainPerMinute
 }
 
 // Stats returns the server's counters. It is safe for concurrent use.
@@ -84,6 +91,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Requests: s.requests.Load(), Denied: s.denied.Load(), TooLarge: s.tooLarge.Load(),
 		BadRequests: s.badRequests.Load(), Audited: s.audited.Load(), AuditFailed: s.auditFailed.Load(),
+		RateLimited: s.limited.Load(),
 	}
 }
 
@@ -549,6 +557,11 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !s.explainAllowed() {
+		s.limited.Add(1)
+		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%w: explain is limited to %d calls a minute", ErrRateLimited, s.explainRate()))
+		return
+	}
 	// Explain is a read, but it tests a secret against the cache without
 	// the keypad's brute-force limit, so every use is on the record.
 	if !s.audit(w, r, fmt.Sprintf("explain kind=%v reader=%s", req.Kind, req.Reader)) {
@@ -556,6 +569,33 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := s.Backend.Explain(r.Context(), access.Credential{Kind: req.Kind, Value: req.Value, Reader: req.Reader, At: time.Now(), VisitID: req.VisitID})
 	reply(w, ExplanationOf(d), err)
+}
+
+func (s *Server) explainRate() int {
+	if s.ExplainPerMinute <= 0 {
+		return DefaultExplainRate
+	}
+	return s.ExplainPerMinute
+}
+
+// explainAllowed records an explain call if fewer than explainRate ran in
+// the last minute.
+func (s *Server) explainAllowed() bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := s.explains[:0]
+	for _, t := range s.explains {
+		if now.Sub(t) < time.Minute {
+			keep = append(keep, t)
+		}
+	}
+	s.explains = keep
+	if len(s.explains) >= s.explainRate() {
+		return false
+	}
+	s.explains = append(s.explains, now)
+	return true
 }
 
 func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
