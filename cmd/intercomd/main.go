@@ -31,9 +31,11 @@ import (
 	_ "time/tzdata" // visit windows are evaluated in the site's zone, on boards without zoneinfo
 
 	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/device/camera"
 	"github.com/intercomd/intercomd/internal/sdnotify"
 	"github.com/intercomd/intercomd/localapi"
 	"github.com/intercomd/intercomd/reader/keypad"
+	"github.com/intercomd/intercomd/reader/qr"
 	"github.com/intercomd/intercomd/reader/wiegand"
 	"github.com/intercomd/intercomd/relay"
 	"github.com/intercomd/intercomd/store"
@@ -108,6 +110,8 @@ type daemon struct {
 
 	wiegand *wiegand.Reader
 	keypad  *keypad.Reader
+	camera  *camera.Camera
+	qr      *qr.Reader
 	started time.Time
 }
 
@@ -218,6 +222,9 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	}
 	goRun(&inputs, "door", func() error { return d.door.Run(inCtx) })
 	d.startReaders(inCtx, &inputs, goRun)
+	if err := d.startCamera(inCtx, runDir, &inputs, goRun); err != nil {
+		return err
+	}
 	goRun(&services, "events", func() error { return d.runEmitter(ctx) })
 	if d.link, err = d.newCloudLink(); err != nil {
 		return err
