@@ -14,6 +14,18 @@ func (d *Decoder) DecodeAll(g Gray) ([]Symbol, error) {
 	if err != nil || len(syms) == 0 {
 		return syms, err
 	}
+	return append(syms, d.DecodeMore(g, syms)...), nil
+}
+
+// DecodeMore looks for further codes in g besides the ones already found
+// (by Decode), painting those over in a copy of the frame. The Reader calls
+// it after it has sent the first code's credential, so a second code does
+// not delay the first.
+func (d *Decoder) DecodeMore(g Gray, found []Symbol) []Symbol {
+	if len(found) == 0 || g.Valid() != nil {
+		return nil
+	}
+	syms := append([]Symbol(nil), found...)
 	roi, ttl := d.roi, d.roiTTL
 	defer func() { d.roi, d.roiTTL = roi, ttl }()
 	work := Gray{Pix: make([]byte, g.Width*g.Height), Width: g.Width, Height: g.Height, Stride: g.Width}
@@ -24,7 +36,7 @@ func (d *Decoder) DecodeAll(g Gray) ([]Symbol, error) {
 		mask(work, syms[len(syms)-1])
 		d.cands, d.regions = d.cands[:0], d.regions[:0]
 		var found bool
-		for _, st := range []Stage{StageHalf, StageWide, StageCrop} {
+		for _, st := range []Stage{StageHalf, StageCrop} {
 			if s, ok := d.try(st, work); ok && !seen(syms, s.Text) {
 				syms = append(syms, s)
 				found = true
@@ -35,7 +47,7 @@ func (d *Decoder) DecodeAll(g Gray) ([]Symbol, error) {
 			break
 		}
 	}
-	return syms, nil
+	return syms[len(found):]
 }
 
 func seen(syms []Symbol, text string) bool {

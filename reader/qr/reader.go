@@ -108,12 +108,19 @@ func (r *Reader) work(ctx context.Context, src Source, out chan<- access.Credent
 		if err != nil {
 			return fmt.Errorf("qr: %s: next frame: %w", r.cfg.ID, err)
 		}
-		for _, c := range r.Process(d, f) {
+		sent := true
+		r.process(d, f, func(c access.Credential) {
+			if !sent {
+				return
+			}
 			select {
 			case out <- c:
 			case <-ctx.Done():
-				return nil
+				sent = false
 			}
+		})
+		if !sent {
+			return nil
 		}
 	}
 }
@@ -122,18 +129,41 @@ func (r *Reader) work(ctx context.Context, src Source, out chan<- access.Credent
 // one per visit key not seen within the hold-off. Anything else is counted
 // and dropped. The token is never logged.
 func (r *Reader) Process(d *Decoder, f Frame) []access.Credential {
+	var creds []access.Credential
+	r.process(d, f, func(c access.Credential) { creds = append(creds, c) })
+	return creds
+}
+
+// process emits the first code's credential before looking for more codes.
+func (r *Reader) process(d *Decoder, f Frame, emit func(access.Credential)) {
 	r.stats.frames.Add(1)
-	syms, err := safeDecode(d, f.Gray)
+	syms, err := safeDecode(d, f.Gray, nil)
 	if err != nil {
-		r.stats.decodeErrors.Add(1)
-		r.log.Warn("qr: frame not decoded", "seq", f.Seq, "err", err)
-		return nil
+		r.decodeError(f, err)
+		return
+	}
+	if len(syms) == 0 {
+		return
 	}
 	at := f.At
 	if at.IsZero() {
 		at = time.Now()
 	}
-	var creds []access.Credential
+	r.credentials(f, syms, at, emit)
+	more, err := safeDecode(d, f.Gray, syms)
+	if err != nil {
+		r.decodeError(f, err)
+		return
+	}
+	r.credentials(f, more, at, emit)
+}
+
+func (r *Reader) decodeError(f Frame, err error) {
+	r.stats.decodeErrors.Add(1)
+	r.log.Warn("qr: frame not decoded", "seq", f.Seq, "err", err)
+}
+
+func (r *Reader) credentials(f Frame, syms []Symbol, at time.Time, emit func(access.Credential)) {
 	for _, s := range syms {
 		r.stats.decoded.Add(1)
 		tok, err := ParsePayload(s.Text)
@@ -147,22 +177,25 @@ func (r *Reader) Process(d *Decoder, f Frame) []access.Credential {
 			continue
 		}
 		r.stats.credentials.Add(1)
-		creds = append(creds, access.Credential{Kind: access.KindQR, Value: tok, Reader: r.cfg.ID, At: at})
+		emit(access.Credential{Kind: access.KindQR, Value: tok, Reader: r.cfg.ID, At: at})
 	}
-	return creds
 }
 
 // errDecoderFault reports a panic inside the decoder on a hostile image.
 var errDecoderFault = errors.New("qr: decoder fault")
 
-// safeDecode runs the decoder, turning a panic in gozxing (bad geometry from
-// a hostile image) into an error: bad input must not stop the reader.
-func safeDecode(d *Decoder, g Gray) (syms []Symbol, err error) {
+// safeDecode runs Decode, or DecodeMore when found is not empty, turning a
+// panic in gozxing (bad geometry from a hostile image) into an error: bad
+// input must not stop the reader.
+func safeDecode(d *Decoder, g Gray, found []Symbol) (syms []Symbol, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			d.Reset()
 			syms, err = nil, fmt.Errorf("%w: %v", errDecoderFault, p)
 		}
 	}()
-	return d.DecodeAll(g)
+	if len(found) > 0 {
+		return d.DecodeMore(g, found), nil
+	}
+	return d.Decode(g)
 }

@@ -19,10 +19,15 @@ func Snapshot(g Gray) ([]byte, error) {
 	}
 	d := NewDecoder()
 	defer d.Close()
-	syms, err := safeDecode(d, g)
+	syms, err := safeDecode(d, g, nil)
 	if err != nil {
 		return nil, fmt.Errorf("qr: snapshot: %w", err)
 	}
+	more, err := safeDecode(d, g, syms)
+	if err != nil {
+		return nil, fmt.Errorf("qr: snapshot: %w", err)
+	}
+	syms = append(syms, more...)
 	var out []byte
 	err = withMat(g, func(m gocv.Mat) {
 		bgr := gocv.NewMat()
