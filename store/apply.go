@@ -249,7 +249,16 @@ func (a *applier) upsert(u *Upsert) error {
 			a.ops[h] = ""
 		}
 	}
+	oldSet := make(map[access.Hash]struct{}, len(old.Creds))
+	for _, h := range old.Creds {
+		oldSet[h] = struct{}{}
+	}
 	for _, h := range creds {
+		if _, had := oldSet[h]; had {
+			if _, pending := a.ops[h]; !pending {
+				continue // the index maps a record's hashes to it: no lookup needed
+			}
+		}
 		o, ok := a.owner(h)
 		if ok && o == id {
 			continue

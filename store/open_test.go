@@ -148,7 +148,7 @@ func TestOpenCorruptLeavesFileUnchanged(t *testing.T) {
 		{"garbage", garbage, nil, ErrCorrupt},
 		{"text", []byte("hello, I am not a database\n"), nil, ErrCorrupt},
 		{"truncated to two pages", fullBytes[:8192], nil, ErrCorrupt},
-		{"truncated to half", fullBytes[:len(fullBytes)/2], nil, ErrCorrupt},
+		{"truncated to half of its pages", fullBytes[:usedBytes(t, fullBytes)/2], nil, ErrCorrupt},
 		{"meta pages zeroed", append(make([]byte, 8192), fullBytes[8192:]...), nil, ErrCorrupt},
 		{"foreign bbolt file", foreignBytes, nil, ErrForeign},
 		{"meta without schema", noSchema, func(p string) {
@@ -226,4 +226,18 @@ func TestOpenEmptyBoltFileIsInitialised(t *testing.T) {
 	if _, err := db.Revision(); err != nil {
 		t.Error(err)
 	}
+}
+
+// usedBytes is the part of a bbolt file its newest meta page refers to
+// (bbolt grows files ahead of use, so the tail may be unused zeros).
+func usedBytes(t *testing.T, b []byte) int {
+	m0, ok0 := parseMeta(b)
+	m1, ok1 := parseMeta(b[4096:])
+	if !ok0 && !ok1 {
+		t.Fatal("fixture has no valid meta page")
+	}
+	if !ok0 || (ok1 && m1.txid > m0.txid) {
+		m0 = m1
+	}
+	return int(m0.pgid) * int(m0.pageSize)
 }

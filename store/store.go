@@ -70,13 +70,17 @@ type Options struct {
 	// cheaper commits, slower open.
 	SyncFreelist bool
 	// InitialMmapSize is passed to bbolt; a map larger than the file avoids
-	// remaps (which stall readers) as it grows. Default 0: bbolt's own.
+	// remaps (which stall readers) as it grows. Default: twice the file
+	// size, at least 64 MB, at most 1 GB (512 MB on 32-bit).
 	InitialMmapSize int
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock used for tombstone times. Default time.Now.
 	Now func() time.Time
 }
+
+// maxInitialMmap caps the default map; 32-bit ARM has little address space.
+const maxInitialMmap = int64(1<<30) >> (1 - ^uint(0)>>63)
 
 func (o *Options) defaults() {
 	if o.Timeout <= 0 {
@@ -126,6 +130,14 @@ func Open(path string, opt Options) (*DB, error) {
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		if err := checkFile(path); err != nil {
 			return nil, err
+		}
+	}
+	if opt.InitialMmapSize == 0 {
+		// Map well past the file so that growth rarely remaps: a remap
+		// stalls readers and copies every node a write transaction holds.
+		opt.InitialMmapSize = 64 << 20
+		if st, err := os.Stat(path); err == nil && 2*st.Size() > int64(opt.InitialMmapSize) {
+			opt.InitialMmapSize = int(min(2*st.Size(), maxInitialMmap))
 		}
 	}
 	bdb, err := openBolt(path, opt)
