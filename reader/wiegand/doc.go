@@ -15,8 +15,9 @@
 //     frames with the generic parity layout, and 4- and 8-bit keypad bursts.
 //     Every layout's parity is checked.
 //   - Card frames become access.KindCard credentials "FACILITY:NUMBER" (or
-//     "raw:HEX"). Keypad bursts feed a PINCollector: digits, '*' (key 10)
-//     clears, '#' (key 11) submits, a 5 s pause discards. The submitted
+//     "raw:HEX"). Keypad bursts feed the TD63 keypad's PIN entry
+//     (keypad.Entry): digits, '*' (key 10) clears, '#' (key 11) submits, a
+//     5 s pause discards, at most 12 digits. The submitted
 //     digits are an access.KindPIN credential; typed digits never become a
 //     card.
 //   - Noise is rejected and counted in Stats: narrow pulses, both lines low

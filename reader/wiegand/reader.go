@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/reader/keypad"
 )
 
 // Edge is one falling edge on D0 (Line 0) or D1 (Line 1): one bit, 0 or 1.
@@ -71,6 +72,7 @@ type Config struct {
 	// disables it.
 	MinPulse   time.Duration
 	PINTimeout time.Duration // pause that discards a keypad entry; default 5 s
+	PINMax     int           // longest PIN; default 12
 	Decode     Options       // frame formats
 	Recent     int           // frames kept for Recent(); default 32
 }
@@ -120,7 +122,6 @@ type Stats struct {
 	PINExpired   atomic.Uint64 // keypad entries discarded by the timeout
 	PINOverflow  atomic.Uint64 // keypad entries discarded for length
 	PINCleared   atomic.Uint64 // keypad entries cleared with '*'
-	PINEmpty     atomic.Uint64 // '#' with no digits
 	SourceErrors atomic.Uint64 // errors from the edge source
 }
 
@@ -133,7 +134,7 @@ func (s *Stats) Snapshot() map[string]uint64 {
 		"parity": s.Parity.Load(), "complement": s.Complement.Load(), "bad_key": s.BadKey.Load(),
 		"overflow": s.Overflow.Load(), "bad_line": s.BadLine.Load(), "pin_expired": s.PINExpired.Load(),
 		"pin_overflow": s.PINOverflow.Load(), "pin_cleared": s.PINCleared.Load(),
-		"pin_empty": s.PINEmpty.Load(), "source_errors": s.SourceErrors.Load(),
+		"source_errors": s.SourceErrors.Load(),
 	}
 }
 
@@ -249,8 +250,10 @@ func (r *Reader) gap(f *frame) time.Duration {
 // fails.
 func (r *Reader) Run(ctx context.Context) error {
 	var f frame
-	pin := PINCollector{Timeout: r.cfg.PINTimeout}
-	defer pin.reset()
+	// PIN entry is the TD63 keypad's state machine, so both keypads
+	// behave alike.
+	pin := keypad.Entry{DigitTimeout: r.cfg.PINTimeout, MaxDigits: r.cfg.PINMax}
+	defer pin.Key('*', time.Now()) // wipe pending digits
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -342,7 +345,7 @@ func (r *Reader) completeLength(n int) bool {
 
 // finish decodes and delivers f, then resets it. It reports false when ctx
 // was cancelled during delivery.
-func (r *Reader) finish(ctx context.Context, f *frame, pin *PINCollector) bool {
+func (r *Reader) finish(ctx context.Context, f *frame, pin *keypad.Entry) bool {
 	defer f.reset()
 	if f.n < 4 && f.spoilt == nil {
 		r.stats.Runts.Add(1)
@@ -375,26 +378,36 @@ func (r *Reader) finish(ctx context.Context, f *frame, pin *PINCollector) bool {
 	r.remember(rec)
 	if res.Format.IsKey() {
 		r.stats.Keys.Add(1)
-		digits, out := pin.Key(res.Key, f.last.At)
-		switch out {
-		case PINSubmitted:
-			r.stats.PINs.Add(1)
-			return r.deliver(ctx, access.Credential{Kind: access.KindPIN, Value: digits, Reader: r.cfg.Name, At: f.last.At})
-		case PINExpired:
+		k := pin.Key(keyByte(res.Key), f.last.At)
+		if k.Expired {
 			r.stats.PINExpired.Add(1)
-		case PINOverflow:
+		}
+		switch k.Outcome {
+		case keypad.OutcomeSubmit:
+			r.stats.PINs.Add(1)
+			return r.deliver(ctx, access.Credential{Kind: access.KindPIN, Value: k.PIN, Reader: r.cfg.Name, At: f.last.At})
+		case keypad.OutcomeTooLong:
 			r.stats.PINOverflow.Add(1)
-			r.emit(f.last.At, access.KindPIN, "wiegand: pin entry longer than 12 digits discarded")
-		case PINCleared:
+			r.emit(f.last.At, access.KindPIN, "wiegand: pin entry too long, discarded")
+		case keypad.OutcomeCleared:
 			r.stats.PINCleared.Add(1)
-		case PINEmpty:
-			r.stats.PINEmpty.Add(1)
 		}
 		return true
 	}
 	r.stats.Cards.Add(1)
 	r.log.Debug("wiegand card", "reader", r.cfg.Name, "frame", res.String())
 	return r.deliver(ctx, access.Credential{Kind: access.KindCard, Value: res.Value(), Reader: r.cfg.Name, At: f.last.At})
+}
+
+// keyByte maps a key code to the keypad's key bytes.
+func keyByte(k uint8) byte {
+	switch k {
+	case KeyStar:
+		return '*'
+	case KeyHash:
+		return '#'
+	}
+	return '0' + k
 }
 
 func (r *Reader) reject(f *frame, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -200,6 +201,24 @@ func TestReaderKeypad(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestReaderPINTooLong(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{})
+		if _, err := g.tx.SendKeys(t.Context(), "1234567890123#", 4); err != nil {
+			t.Fatal(err)
+		}
+		g.none()
+		if n := g.r.Stats().PINOverflow.Load(); n != 1 {
+			t.Errorf("pin overflow = %d, want 1", n)
+		}
+		g.mu.Lock()
+		if len(g.events) != 1 || g.events[0].Kind != "pin" || strings.ContainsAny(g.events[0].Detail, "0123456789") {
+			t.Errorf("events %+v, want one pin input.rejected without digits", g.events)
+		}
+		g.mu.Unlock()
+	})
 }
 
 func TestReaderNoise(t *testing.T) {

@@ -52,6 +52,13 @@ func (s *Edges) Inject(e wiegand.Edge) {
 	}
 }
 
+// Len returns how many edges wait to be read.
+func (s *Edges) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buf)
+}
+
 // Pulse pulls line low now for width: one bit.
 func (s *Edges) Pulse(line int, width time.Duration) time.Time {
 	now := time.Now()
@@ -116,7 +123,13 @@ type Transmitter struct {
 	Interval time.Duration // default 2 ms
 	Jitter   float64       // fraction of Interval, 0 to 0.9
 	KeyGap   time.Duration // pause between keys in SendKeys; default 300 ms
-	Rand     *rand.Rand    // nil: a fixed seed, so runs repeat
+	// Ahead queues each frame's edges at once, stamped with their scheduled
+	// times, instead of injecting each when its time comes. The reader then
+	// sees the same timestamps and still ends the frame on time, but a
+	// transmitter goroutine delayed by a loaded machine can no longer split
+	// a frame. For real-time end-to-end tests on busy CI machines.
+	Ahead bool
+	Rand  *rand.Rand // nil: a fixed seed, so runs repeat
 }
 
 func (t *Transmitter) defaults() (pulse, iv, keyGap time.Duration, r *rand.Rand) {
@@ -152,17 +165,29 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Send transmits bits, first bit first, and returns the time of the last
-// edge. It is not safe for concurrent use.
+// edge. Edges are stamped with their scheduled times, as a hardware reader
+// with its own clock would produce them and the kernel would timestamp them;
+// when this goroutine runs late, the late edges are injected together, as the
+// kernel would buffer them. It is not safe for concurrent use.
 func (t *Transmitter) Send(ctx context.Context, bits []bool) (last time.Time, err error) {
 	pulse, iv, _, r := t.defaults()
 	j := min(max(t.Jitter, 0), 0.9)
+	at := time.Now()
 	for i, b := range bits {
 		if i > 0 {
 			gap := iv
 			if j > 0 {
 				gap = time.Duration(float64(iv) * (1 + j*(2*r.Float64()-1)))
 			}
-			if err := sleep(ctx, gap); err != nil {
+			at = at.Add(gap)
+			if t.Ahead {
+				// Never overrun the buffer: wait for the reader to drain it.
+				for t.Edges.Len() >= EdgeBuffer {
+					if err := sleep(ctx, 200*time.Microsecond); err != nil {
+						return last, fmt.Errorf("pinstest: send: %w", err)
+					}
+				}
+			} else if err := sleep(ctx, time.Until(at)); err != nil {
 				return last, fmt.Errorf("pinstest: send: %w", err)
 			}
 		}
@@ -170,7 +195,14 @@ func (t *Transmitter) Send(ctx context.Context, bits []bool) (last time.Time, er
 		if b {
 			line = 1
 		}
-		last = t.Edges.Pulse(line, pulse)
+		t.Edges.Inject(wiegand.Edge{Line: line, At: at, Width: pulse})
+		last = at
+	}
+	if t.Ahead {
+		// Return when the frame has been sent, as without Ahead.
+		if err := sleep(ctx, time.Until(last)); err != nil {
+			return last, fmt.Errorf("pinstest: send: %w", err)
+		}
 	}
 	return last, nil
 }
