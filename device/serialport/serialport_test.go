@@ -71,17 +71,25 @@ func FuzzConfigMode(f *testing.F) {
 	})
 }
 
-func TestOpenReadWriteOverPTY(t *testing.T) {
+// openPair opens a pty pair and its slave through serialport.Open; both are
+// closed when the test ends.
+func openPair(t *testing.T) (*serialporttest.Pair, serial.Port) {
+	t.Helper()
 	p, err := serialporttest.OpenPair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { _ = p.Close() })
 	port, err := serialport.Open(t.Context(), p.SlavePath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer port.Close()
+	t.Cleanup(func() { _ = port.Close() })
+	return p, port
+}
+
+func TestOpenReadWriteOverPTY(t *testing.T) {
+	p, port := openPair(t)
 
 	// Bytes that a cooked tty would mangle: CR, NL, ^C, ^S.
 	msg := []byte{0x02, '\r', '\n', 0x03, 0x13, 0xff}
@@ -148,15 +156,7 @@ func TestOpenerBadConfig(t *testing.T) {
 }
 
 func TestCloseUnblocksRead(t *testing.T) {
-	p, err := serialporttest.OpenPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	port, err := serialport.Open(t.Context(), p.SlavePath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, port := openPair(t)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := port.Read(make([]byte, 8))

@@ -20,6 +20,10 @@
 //     and emits reader.offline; the next heartbeat emits reader.online.
 //   - Stats are the counters behind `intercomctl keypad stats`.
 //
+// Writes (polls and feedback) go straight to the port: a UART drains at the
+// line rate, but a pty whose far end nobody reads fills up and blocks them,
+// so in simulation the emulator must keep reading.
+//
 // Digits are secrets: they are never logged, counted individually or put in
 // events. The package does not import device/: the daemon passes
 // serialport.Config.Opener, and tests pass pty pairs from

@@ -314,3 +314,36 @@ func TestSupervise(t *testing.T) {
 }
 
 var _ io.Writer = (*syncWriter)(nil)
+
+// FuzzEntry feeds arbitrary key codes at arbitrary gaps (the key codes come
+// off the wire) and checks the entry's invariants.
+func FuzzEntry(f *testing.F) {
+	f.Add([]byte("1234#"), []byte{1, 1, 1, 1, 1}, uint8(0))
+	f.Add([]byte("12*34#"), []byte{1, 60, 1, 1, 1, 1}, uint8(4))
+	f.Add([]byte("1234567890123#9#"), []byte{}, uint8(0))
+	f.Add([]byte{'1', STX, 0xFF, '#'}, []byte{200, 0, 0, 0}, uint8(12))
+	f.Fuzz(func(t *testing.T, keys, gaps []byte, maxDigits uint8) {
+		e := Entry{MaxDigits: int(maxDigits)}
+		limit := e.max()
+		at := t0
+		for i, k := range keys {
+			if i < len(gaps) {
+				at = at.Add(time.Duration(gaps[i]) * 100 * time.Millisecond) // up to 25.5 s
+			}
+			r := e.Key(k, at)
+			if e.Len() > limit {
+				t.Fatalf("entry holds %d digits, limit %d", e.Len(), limit)
+			}
+			if r.Outcome == OutcomeSubmit {
+				if k != '#' || len(r.PIN) == 0 || len(r.PIN) > limit || strings.Trim(r.PIN, "0123456789") != "" {
+					t.Fatalf("submit %q on key %q", r.PIN, k)
+				}
+				if e.Pending() {
+					t.Fatal("entry pending after a submit")
+				}
+			} else if r.PIN != "" {
+				t.Fatalf("outcome %v carries a PIN", r.Outcome)
+			}
+		}
+	})
+}
