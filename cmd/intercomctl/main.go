@@ -78,6 +78,7 @@ type cli struct {
 	c      *localapi.Client
 	stdin  io.Reader
 	stdout io.Writer
+	stderr io.Writer
 }
 
 // flags returns a flag set for name that also accepts the global flags, so
@@ -132,7 +133,7 @@ var commands = []command{
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	x := &cli{socket: os.Getenv("INTERCOMD_SOCKET"), stdin: stdin, stdout: stdout}
+	x := &cli{socket: os.Getenv("INTERCOMD_SOCKET"), stdin: stdin, stdout: stdout, stderr: stderr}
 	if x.socket == "" {
 		x.socket = localapi.DefaultPath
 	}
@@ -308,6 +309,15 @@ func (x *cli) secret(name, v string) (string, error) {
 	}
 	if v != "-" {
 		return v, nil
+	}
+	if f, ok := x.stdin.(*os.File); ok {
+		if restore, ok := noEcho(f); ok {
+			fmt.Fprintf(x.stderr, "%s (not shown): ", name)
+			defer func() {
+				restore()
+				fmt.Fprintln(x.stderr)
+			}()
+		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(x.stdin, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
