@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,66 @@ func TestUnplugReplug(t *testing.T) {
 	}
 	if got := readN(t, port2, 1); len(got) != 1 || got[0] != 0x55 {
 		t.Fatalf("after replug read %x, want 55", got)
+	}
+}
+
+func TestLinkAttachFollowsReplug(t *testing.T) {
+	link, err := serialporttest.NewLink(filepath.Join(t.TempDir(), "ttyTD63"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	attached := make(chan *os.File)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- link.Attach(ctx, func(ctx context.Context, m *os.File) error {
+			select {
+			case attached <- m:
+			case <-ctx.Done():
+				return nil
+			}
+			stop := context.AfterFunc(ctx, func() { _ = m.SetReadDeadline(time.Unix(1, 0)) })
+			defer stop()
+			_, err := m.Read(make([]byte, 1)) // returns when unplugged or cancelled
+			return err
+		})
+	}()
+	next := func() *os.File {
+		t.Helper()
+		select {
+		case m := <-attached:
+			return m
+		case <-time.After(5 * time.Second):
+			t.Fatal("attach not called")
+		}
+		return nil
+	}
+	if m := next(); m != link.Master() {
+		t.Fatal("attached to something other than the current master")
+	}
+	if err := link.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-attached:
+		t.Fatalf("attached to %v while unplugged", m)
+	case <-time.After(50 * time.Millisecond):
+	}
+	m2, err := link.Replug()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := next(); m != m2 {
+		t.Fatal("not re-attached to the new master after Replug")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Attach on cancel = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Attach did not return on cancel")
 	}
 }

@@ -1,6 +1,7 @@
 package serialporttest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -81,15 +82,16 @@ func (p *Pair) Close() error {
 type Link struct {
 	Path string // the symlink to open, e.g. <dir>/ttyTD63
 
-	mu   sync.Mutex
-	pair *Pair
-	gen  int
+	mu      sync.Mutex
+	pair    *Pair
+	gen     int
+	plugged chan struct{} // closed and replaced by every Replug
 }
 
 // NewLink creates a pty pair and a symlink at path pointing at its slave.
 // path must not exist yet.
 func NewLink(path string) (*Link, error) {
-	l := &Link{Path: path}
+	l := &Link{Path: path, plugged: make(chan struct{})}
 	if _, err := l.Replug(); err != nil {
 		return nil, err
 	}
@@ -165,7 +167,37 @@ func (l *Link) Replug() (*os.File, error) {
 		return nil, fmt.Errorf("serialporttest: link %s: %w", l.Path, err)
 	}
 	l.pair = p
+	close(l.plugged)
+	l.plugged = make(chan struct{})
 	return p.Master, nil
+}
+
+// Attach runs attach on the current far end, and again on each new far end
+// after every Replug, until ctx ends; it returns nil then. attach should
+// return when its master fails (the link was unplugged) or ctx ends; its
+// errors are not fatal, as an unplug is expected. td63sim.Keypad.Run has the
+// right shape: link.Attach(ctx, func(ctx, m) error { return kp.Run(ctx, m) }).
+func (l *Link) Attach(ctx context.Context, attach func(context.Context, *os.File) error) error {
+	var last *os.File
+	for {
+		l.mu.Lock()
+		var m *os.File
+		if l.pair != nil {
+			m = l.pair.Master
+		}
+		next := l.plugged
+		l.mu.Unlock()
+		if m != nil && m != last {
+			last = m
+			_ = attach(ctx, m)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-next:
+		}
+	}
 }
 
 // Close unplugs the link for good.
