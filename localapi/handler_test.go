@@ -90,6 +90,24 @@ func TestDenialEventsRateLimited(t *testing.T) {
 	})
 }
 
+// TestDenialDetailIsSafe: the path of a refused request is attacker
+// controlled; its audit detail must stay one short line.
+func TestDenialDetailIsSafe(t *testing.T) {
+	var got []access.Event
+	s := &Server{Group: -1, Audit: func(_ context.Context, ev access.Event) error { got = append(got, ev); return nil }}
+	s.allow = func(Peer) (bool, string) { return false, "test" }
+	pc := &peerConn{peer: Peer{PID: 9, UID: 1234}}
+	path := "/v1/status%0A2026-03-12%20access.granted%20" + strings.Repeat("x", 500)
+	r := httptest.NewRequestWithContext(context.WithValue(t.Context(), ctxKey{}, pc), "GET", path, nil)
+	s.Handler().ServeHTTP(httptest.NewRecorder(), r)
+	if len(got) != 1 {
+		t.Fatalf("events %+v", got)
+	}
+	if d := got[0].Detail; strings.ContainsAny(d, "\n\r") || len(d) > 100 {
+		t.Errorf("detail %q: want one short line", d)
+	}
+}
+
 // TestNoPeerRefused: a request that did not come through Serve's listener
 // (no peer credentials) is refused, never served.
 func TestNoPeerRefused(t *testing.T) {

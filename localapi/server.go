@@ -312,12 +312,12 @@ func (s *Server) deny(r *http.Request, pc *peerConn, why string) {
 	s.mu.Unlock()
 	if emit && s.Audit != nil {
 		ev := access.Event{ID: access.NewEventID(), Type: access.EventAudit, At: now, Reader: AuditReader,
-			Detail: fmt.Sprintf("denied %s %s pid=%d", r.Method, r.URL.Path, p.PID)}
+			Detail: fmt.Sprintf("denied %s %s pid=%d", clip(r.Method), clip(r.URL.EscapedPath()), p.PID)}
 		if pc != nil && pc.peerErr == nil {
 			uid := int(p.UID)
 			ev.UID = &uid
 		} else {
-			ev.Detail = fmt.Sprintf("denied %s %s: %s", r.Method, r.URL.Path, why) // no credentials: no uid to blame
+			ev.Detail = fmt.Sprintf("denied %s %s: %s", clip(r.Method), clip(r.URL.EscapedPath()), why) // no credentials: no uid to blame
 		}
 		if err := s.Audit(r.Context(), ev); err != nil {
 			s.log().Warn("localapi: audit denial", "err", err)

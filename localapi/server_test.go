@@ -491,6 +491,15 @@ func TestHugeRequest(t *testing.T) {
 			t.Errorf("chunked=%v: status %d, want 413", chunked, resp.StatusCode)
 		}
 	}
+	// Huge headers are refused by the HTTP server itself.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://local"+localapi.PathStatus, nil)
+	req.Header.Set("X-Huge", strings.Repeat("a", 64<<10))
+	if resp, err := hc.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("huge header: status %d, want 431", resp.StatusCode)
+		}
+	}
 	if got := e.srv.Stats().TooLarge; got != 2 {
 		t.Errorf("Stats.TooLarge = %d, want 2", got)
 	}
