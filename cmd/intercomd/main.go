@@ -276,7 +276,7 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 		eofMin := cfg.Wiegand.EOFMin.Duration
 		if d.hw.sim != nil {
 			// The simulated transmitter sleeps between bits; on a loaded
-			// machine a sleep can overshoot 3 × 2 ms and split a frame, which
+			// machine a goroutine can be descheduled for tens of ms and split a frame, which
 			// a real reader's hardware timing never does.
 			eofMin = max(eofMin, simWiegandEOF)
 		}
@@ -305,7 +305,7 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 }
 
 // simWiegandEOF is the end-of-frame floor in simulation mode.
-const simWiegandEOF = 30 * time.Millisecond
+const simWiegandEOF = 100 * time.Millisecond
 
 // runEmulator keeps the simulated keypad attached to the pty's far end.
 func runEmulator(ctx context.Context, s *simHardware) error {
