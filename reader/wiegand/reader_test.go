@@ -349,3 +349,42 @@ func TestReaderCancelWhileDelivering(t *testing.T) {
 		}
 	})
 }
+
+// Frames without early end (raw lengths) end at 3 × the bit interval,
+// clamped to 3-100 ms.
+func TestReaderAdaptiveEOF(t *testing.T) {
+	cases := []struct{ iv, want time.Duration }{
+		{200 * time.Microsecond, 3 * time.Millisecond}, // 0.6 ms clamped up
+		{2 * time.Millisecond, 6 * time.Millisecond},
+		{20 * time.Millisecond, 60 * time.Millisecond},
+		{50 * time.Millisecond, 100 * time.Millisecond}, // 150 ms clamped down
+	}
+	for _, tc := range cases {
+		t.Run(tc.iv.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := newRig(t, wiegand.Config{})
+				g.tx.Interval = tc.iv
+				b, err := wiegand.EncodeRaw(32, 12345, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				last := g.send(b)
+				if c := g.next(); c.Kind != access.KindCard || !strings.HasPrefix(c.Value, "raw:") {
+					t.Fatalf("got %v %q", c.Kind, c.Value)
+				}
+				if lat := time.Since(last); lat != tc.want {
+					t.Errorf("frame ended %v after its last bit, want %v", lat, tc.want)
+				}
+			})
+		})
+	}
+	// A configured fixed gap.
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{EOFMin: 25 * time.Millisecond, EOFMax: 25 * time.Millisecond, NoEarlyEnd: true})
+		last := g.send(mustEncode(t, wiegand.H10301, 3, 4))
+		g.next()
+		if lat := time.Since(last); lat != 25*time.Millisecond {
+			t.Errorf("fixed gap: frame ended %v after its last bit, want 25ms", lat)
+		}
+	})
+}
