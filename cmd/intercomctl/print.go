@@ -44,11 +44,19 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// dash shows an empty field as "-" and neutralises control characters:
+// free text from the daemon (device errors, event details) must not move
+// the cursor, recolour or forge lines on the technician's terminal.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func printStatus(w io.Writer, st localapi.Status) error {
@@ -70,7 +78,7 @@ func printStatus(w io.Writer, st localapi.Status) error {
 	line("mqtt", "%s", mqtt)
 	sync := fmt.Sprintf("revision %d, last sync %s", st.Sync.Revision, ago(st.Now, st.Sync.LastSync))
 	if st.Sync.Error != "" {
-		sync += ", error: " + st.Sync.Error
+		sync += ", error: " + dash(st.Sync.Error)
 	}
 	line("sync", "%s", sync)
 	line("cache", "%d visits, %d credentials, %d tombstones", st.Cache.Visits, st.Cache.Credentials, st.Cache.Tombstones)
@@ -97,7 +105,7 @@ func printStatus(w io.Writer, st localapi.Status) error {
 		if r.Online {
 			state = "online"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Kind, state, ago(st.Now, r.LastActivity), r.Errors, dash(r.Detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", dash(r.ID), dash(r.Kind), state, ago(st.Now, r.LastActivity), r.Errors, dash(r.Detail))
 	}
 	return tw.Flush()
 }
@@ -119,7 +127,7 @@ func keyState(k localapi.Key) string {
 func creds(k localapi.Key) string {
 	var parts []string
 	for _, c := range k.Credentials {
-		parts = append(parts, c.Kind+":"+c.HashPrefix)
+		parts = append(parts, dash(c.Kind)+":"+dash(c.HashPrefix))
 	}
 	return dash(strings.Join(parts, " "))
 }
@@ -128,7 +136,7 @@ func printKeys(w io.Writer, keys []localapi.Key) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "ID\tVER\tSTART\tEND\tUSE\tFIRST USE\tSTATE\tCREDENTIALS (kind:hash prefix)")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Version, when(k.Start), when(k.End), keyUse(k), when(k.FirstUse), keyState(k), creds(k))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(k.ID), k.Version, when(k.Start), when(k.End), keyUse(k), when(k.FirstUse), keyState(k), creds(k))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -142,7 +150,7 @@ func printKeys(w io.Writer, keys []localapi.Key) error {
 func printKey(w io.Writer, k localapi.Key) error {
 	tw := table(w)
 	line := func(key, v string) { fmt.Fprintf(tw, "%s\t%s\n", key, v) }
-	line("id", k.ID)
+	line("id", dash(k.ID))
 	line("version", fmt.Sprint(k.Version))
 	line("state", keyState(k))
 	line("window", when(k.Start)+" to "+when(k.End))
@@ -154,7 +162,7 @@ func printKey(w io.Writer, k localapi.Key) error {
 	if daily == "" {
 		daily = "all day"
 	}
-	line("restrictions", days+", "+daily+" (only for visits spanning several days)")
+	line("restrictions", dash(days)+", "+dash(daily)+" (only for visits spanning several days)")
 	line("intercoms", dash(strings.Join(k.Intercoms, ", ")))
 	line("use", keyUse(k))
 	line("first use", when(k.FirstUse))
@@ -165,7 +173,7 @@ func printKey(w io.Writer, k localapi.Key) error {
 	tw = table(w)
 	fmt.Fprintln(tw, "KIND\tHASH PREFIX")
 	for _, c := range k.Credentials {
-		fmt.Fprintf(tw, "%s\t%s\n", c.Kind, c.HashPrefix)
+		fmt.Fprintf(tw, "%s\t%s\n", dash(c.Kind), dash(c.HashPrefix))
 	}
 	return tw.Flush()
 }
@@ -179,6 +187,9 @@ func eventLine(ev access.Event) string {
 	detail := ev.Detail
 	if ev.UID != nil {
 		detail = strings.TrimSpace(fmt.Sprintf("uid=%d %s", *ev.UID, detail))
+	}
+	if detail != "" {
+		detail = dash(detail)
 	}
 	if ev.TookUS > 0 {
 		detail = strings.TrimSpace(fmt.Sprintf("%s took=%dus", detail, ev.TookUS))
@@ -194,7 +205,7 @@ func printExplanation(w io.Writer, e localapi.Explanation) error {
 		if !v.Pass {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, v.Rule, verdict, dash(v.Detail))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, dash(v.Rule), verdict, dash(v.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -205,10 +216,10 @@ func printExplanation(w io.Writer, e localapi.Explanation) error {
 	}
 	visit := ""
 	if e.VisitID != "" {
-		visit = ", visit " + e.VisitID
+		visit = ", visit " + dash(e.VisitID)
 	}
 	_, err := fmt.Fprintf(w, "\nresult: %s (%s)%s, %s on %s, decided in %dus\ndry run: the door was not opened and nothing was recorded\n",
-		result, e.Reason, visit, e.Kind, dash(e.Reader), e.TookUS)
+		result, dash(string(e.Reason)), visit, dash(e.Kind), dash(e.Reader), e.TookUS)
 	return err
 }
 
@@ -216,7 +227,7 @@ func printFrames(w io.Writer, frames []localapi.WiegandFrame) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "TIME\tREADER\tLEN\tFORMAT\tBITS\tERROR")
 	for _, f := range frames {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", when(f.At), f.Reader, len(f.Bits), dash(f.Format), groupBits(f.Bits), dash(f.Error))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", when(f.At), dash(f.Reader), len(f.Bits), dash(f.Format), groupBits(f.Bits), dash(f.Error))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -247,7 +258,7 @@ func printKeypads(w io.Writer, st []localapi.KeypadStats) error {
 		if k.Online {
 			state = "online"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", k.Reader, k.Port, state, k.Frames, k.BadCRC, k.Resyncs, k.Timeouts, k.Reconnects, when(k.LastHeartbeat))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", dash(k.Reader), dash(k.Port), state, k.Frames, k.BadCRC, k.Resyncs, k.Timeouts, k.Reconnects, when(k.LastHeartbeat))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
