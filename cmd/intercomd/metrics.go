@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/intercomd/intercomd/access"
@@ -41,7 +42,8 @@ func newMetrics() *metrics {
 			Buckets: []float64{250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3, 250e-3},
 		}),
 	}
-	m.reg.MustRegister(m.decisions, m.latency, m.commit)
+	m.reg.MustRegister(m.decisions, m.latency, m.commit,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -108,6 +110,44 @@ func (d *daemon) registerMetrics() {
 		n, _ := d.db.OutboxLen()
 		return float64(n)
 	})
+	m.gauge("intercomd_sync_age_seconds", "Seconds since the last sync batch was applied (0: never).", func() float64 {
+		if n := d.lastSync.Load(); n != 0 {
+			return time.Since(time.Unix(0, n)).Seconds()
+		}
+		return 0
+	})
+	m.gauge("intercomd_mqtt_connected", "1 while the MQTT link is connected.", func() float64 {
+		if d.link != nil && d.link.client.Stats().Connected {
+			return 1
+		}
+		return 0
+	})
+	m.gauge("intercomd_lockdown", "1 while in lockdown.", func() float64 {
+		if d.engine.Config().Lockdown {
+			return 1
+		}
+		return 0
+	})
+	m.gauge("intercomd_clock_trusted", "1 while the clock is trusted.", func() float64 {
+		if d.clock.now().Trusted {
+			return 1
+		}
+		return 0
+	})
+	if d.keypad != nil {
+		k := d.keypad
+		m.labeled("intercomd_keypad_link_errors_total", "TD63 link errors by kind.", []string{"reader", "error"},
+			func() map[[2]string]float64 {
+				st := k.Stats()
+				return map[[2]string]float64{
+					{st.Reader, "bad_crc"}:    float64(st.Link.BadCRC),
+					{st.Reader, "garbage"}:    float64(st.Link.Garbage),
+					{st.Reader, "bad_length"}: float64(st.Link.BadLength),
+					{st.Reader, "malformed"}:  float64(st.Link.Malformed),
+					{st.Reader, "reconnects"}: float64(st.Reconnects),
+				}
+			})
+	}
 	if d.wiegand != nil {
 		st := d.wiegand.Stats()
 		m.labeled("intercomd_reader_errors_total", "Rejected reader input by reader and kind.", []string{"reader", "error"},
