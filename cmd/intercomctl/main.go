@@ -117,19 +117,19 @@ type command struct {
 }
 
 var commands = []command{
-	{[]string{"status"}, runStatus},
-	{[]string{"keys", "list"}, runKeysList},
-	{[]string{"keys", "show"}, runKeysShow},
-	{[]string{"events"}, runEvents},
-	{[]string{"explain"}, runExplain},
-	{[]string{"relay"}, runRelay},
-	{[]string{"wiegand", "last"}, runWiegand},
-	{[]string{"keypad", "stats"}, runKeypad},
-	{[]string{"camera", "snapshot"}, runSnapshot},
-	{[]string{"resync"}, runResync},
-	{[]string{"log-level"}, runLogLevel},
-	{[]string{"lockdown"}, runLockdown},
-	{[]string{"sim"}, runSim},
+	{[]string{"status"}, (*cli).runStatus},
+	{[]string{"keys", "list"}, (*cli).runKeysList},
+	{[]string{"keys", "show"}, (*cli).runKeysShow},
+	{[]string{"events"}, (*cli).runEvents},
+	{[]string{"explain"}, (*cli).runExplain},
+	{[]string{"relay"}, (*cli).runRelay},
+	{[]string{"wiegand", "last"}, (*cli).runWiegand},
+	{[]string{"keypad", "stats"}, (*cli).runKeypad},
+	{[]string{"camera", "snapshot"}, (*cli).runSnapshot},
+	{[]string{"resync"}, (*cli).runResync},
+	{[]string{"log-level"}, (*cli).runLogLevel},
+	{[]string{"lockdown"}, (*cli).runLockdown},
+	{[]string{"sim"}, (*cli).runSim},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -223,7 +223,7 @@ func (x *cli) done(action, human string) error {
 	return err
 }
 
-func runStatus(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runStatus(ctx context.Context, args []string) error {
 	if _, err := positional(x.flags("status"), args, 0); err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func runStatus(x *cli, ctx context.Context, args []string) error {
 	return output(x, st, err, printStatus)
 }
 
-func runKeysList(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runKeysList(ctx context.Context, args []string) error {
 	fs := x.flags("keys list")
 	var f localapi.KeyFilter
 	fs.IntVar(&f.Limit, "limit", localapi.DefaultKeyLimit, "at most this many keys")
@@ -244,7 +244,7 @@ func runKeysList(x *cli, ctx context.Context, args []string) error {
 	return output(x, keys, err, printKeys)
 }
 
-func runKeysShow(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runKeysShow(ctx context.Context, args []string) error {
 	pos, err := positional(x.flags("keys show"), args, 1)
 	if err != nil {
 		return err
@@ -253,7 +253,7 @@ func runKeysShow(x *cli, ctx context.Context, args []string) error {
 	return output(x, k, err, printKey)
 }
 
-func runEvents(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runEvents(ctx context.Context, args []string) error {
 	fs := x.flags("events")
 	follow := fs.Bool("f", false, "follow live events")
 	n := fs.Int("n", localapi.DefaultEvents, "recent events to show first")
@@ -280,7 +280,7 @@ func runEvents(x *cli, ctx context.Context, args []string) error {
 	})
 }
 
-func runExplain(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runExplain(ctx context.Context, args []string) error {
 	fs := x.flags("explain")
 	kind := fs.String("kind", "", "credential kind: pin, qr, card, web, plate, face")
 	value := fs.String("value", "", `the credential value, or "-" to read it from stdin`)
@@ -330,7 +330,7 @@ func (x *cli) secret(name, v string) (string, error) {
 	return line, nil
 }
 
-func runRelay(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runRelay(ctx context.Context, args []string) error {
 	fs := x.flags("relay")
 	d := fs.Duration("for", 0, "pulse length, 1s to 60s (default: the configured unlock time)")
 	pos, err := positional(fs, args, 1)
@@ -361,7 +361,7 @@ func runRelay(x *cli, ctx context.Context, args []string) error {
 	return x.done("relay "+a.String(), human)
 }
 
-func runWiegand(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runWiegand(ctx context.Context, args []string) error {
 	fs := x.flags("wiegand last")
 	n := fs.Int("n", localapi.DefaultWiegandFrames, "frames to show")
 	if _, err := positional(fs, args, 0); err != nil {
@@ -374,7 +374,7 @@ func runWiegand(x *cli, ctx context.Context, args []string) error {
 	return output(x, frames, err, printFrames)
 }
 
-func runKeypad(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runKeypad(ctx context.Context, args []string) error {
 	if _, err := positional(x.flags("keypad stats"), args, 0); err != nil {
 		return err
 	}
@@ -382,7 +382,7 @@ func runKeypad(x *cli, ctx context.Context, args []string) error {
 	return output(x, st, err, printKeypads)
 }
 
-func runSnapshot(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runSnapshot(ctx context.Context, args []string) error {
 	pos, err := positional(x.flags("camera snapshot"), args, 1)
 	if err != nil {
 		return err
@@ -402,7 +402,7 @@ func runSnapshot(x *cli, ctx context.Context, args []string) error {
 	return err
 }
 
-func runResync(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runResync(ctx context.Context, args []string) error {
 	if _, err := positional(x.flags("resync"), args, 0); err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func runResync(x *cli, ctx context.Context, args []string) error {
 	return x.done("resync", "resync requested: the daemon fetches a full snapshot from the cloud")
 }
 
-func runLogLevel(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runLogLevel(ctx context.Context, args []string) error {
 	pos, err := positional(x.flags("log-level"), args, 1)
 	if err != nil {
 		return err
@@ -427,7 +427,7 @@ func runLogLevel(x *cli, ctx context.Context, args []string) error {
 	return x.done("log-level "+l.String(), "log level set to "+l.String())
 }
 
-func runLockdown(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runLockdown(ctx context.Context, args []string) error {
 	pos, err := positional(x.flags("lockdown"), args, 1)
 	if err != nil {
 		return err
@@ -450,7 +450,7 @@ func runLockdown(x *cli, ctx context.Context, args []string) error {
 	return x.done("lockdown "+pos[0], human)
 }
 
-func runSim(x *cli, ctx context.Context, args []string) error {
+func (x *cli) runSim(ctx context.Context, args []string) error {
 	fs := x.flags("sim")
 	format := fs.String("format", "", "card: Wiegand format (default "+localapi.DefaultWiegandFormat+")")
 	pos, err := parse(fs, args)
