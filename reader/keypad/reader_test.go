@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -315,5 +316,42 @@ func TestReaderRunMisconfigured(t *testing.T) {
 	r := keypad.New(keypad.Config{}, nil, nil, nil, nil)
 	if err := r.Run(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "keypad: ") {
 		t.Fatalf("Run without opener: %v", err)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// TestReaderNoFDLeakAcrossReconnects unplugs and replugs the keypad many
+// times: go.bug.st/serial uses select(2), so a leaked descriptor per
+// reconnect would end in a panic once descriptors reach 1024.
+func TestReaderNoFDLeakAcrossReconnects(t *testing.T) {
+	g := newRig(t, keypad.Config{}, td63sim.Config{HeartbeatEvery: 20 * time.Millisecond}, byPIN("", ""))
+	g.event(access.EventReaderOnline)
+	base := openFDs(t)
+	const cycles = 15
+	for range cycles {
+		if err := g.link.Unplug(); err != nil {
+			t.Fatal(err)
+		}
+		<-g.simDone
+		g.event(access.EventReaderOffline)
+		if _, err := g.link.Replug(); err != nil {
+			t.Fatal(err)
+		}
+		g.plugSim()
+		g.event(access.EventReaderOnline)
+	}
+	if got := openFDs(t); got > base {
+		t.Fatalf("%d descriptors open after %d reconnects, %d before", got, cycles, base)
+	}
+	if st := g.reader.Stats(); st.Reconnects != cycles {
+		t.Fatalf("Reconnects = %d, want %d", st.Reconnects, cycles)
 	}
 }
