@@ -94,7 +94,11 @@ func (c *Client) dialError(err error) error {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("localapi: %s: permission denied (run as root or join the socket's group): %w", c.path(), ErrPermission)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("localapi: %s: connection refused (stale socket: is intercomd running?): %w", c.path(), err)
+		return fmt.Errorf("localapi: %s: nothing listens (stale socket: is intercomd running?): %w", c.path(), syscall.ECONNREFUSED)
+	}
+	// Drop net/http's "Get "http://local/…": dial unix …" wrapping.
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
 	}
 	return fmt.Errorf("localapi: %s: %w", c.path(), err)
 }
