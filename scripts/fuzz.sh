@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# fuzz.sh is `make fuzz`: it finds every fuzz target in the module and runs
+# each for FUZZTIME (default 60s), one after the other, printing per target
+#
+#   BENCH fuzz_execs_<pkg>_<Name> N execs
+#
+# from go's last "fuzz: elapsed: …, execs: N" line. It fails if any target
+# crashes; go writes the crashing input to <pkg>/testdata/fuzz/<Name>/, where
+# it becomes a seed that plain `go test` replays from then on (commit it with
+# the fix). FUZZ selects targets by regexp (default all), FUZZPKGS the
+# packages (default ./...), FUZZPARALLEL the workers per target (default 1:
+# the machine is shared).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-60s}
+FUZZ=${FUZZ:-.}
+FUZZPKGS=${FUZZPKGS:-./...}
+FUZZPARALLEL=${FUZZPARALLEL:-1}
+MINEXECS=${MINEXECS:-0}
+
+mod=$(go list -m)
+list=$(mktemp)
+trap 'rm -f "$list" "$log"' EXIT
+log=$(mktemp)
+
+# `go test -list` prints the matching names, then "ok <pkg> …" per package.
+# A package that does not build is reported and counted as a failure, but
+# does not stop the others from being fuzzed.
+listfail=0
+if ! go test -list '^Fuzz' $FUZZPKGS >"$list" 2>&1; then
+	echo "fuzz: listing targets failed in some packages:" >&2
+	grep -E '^(FAIL|#)|: ' "$list" >&2
+	listfail=$(grep -c '^FAIL	' "$list")
+fi
+
+targets=()
+names=()
+for line in $(awk '/^Fuzz/ {n = n " " $1} /^ok / {for (i = split(n, a, " "); i > 0; i--) if (a[i] != "") print $2 "|" a[i]; n = ""}' "$list"); do
+	pkg=${line%%|*}
+	name=${line##*|}
+	if [[ $name =~ $FUZZ ]]; then
+		targets+=("$pkg")
+		names+=("$name")
+	fi
+done
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "fuzz: no fuzz targets match $FUZZ" >&2
+	exit 1
+fi
+echo "fuzz: ${#targets[@]} targets, $FUZZTIME each" >&2
+
+fail=$listfail
+for i in "${!targets[@]}"; do
+	pkg=${targets[$i]}
+	name=${names[$i]}
+	rel=./${pkg#"$mod"}
+	rel=${rel/#.\/\//./}
+	[ "$pkg" = "$mod" ] && rel=.
+	tag=$(echo "${pkg#"$mod"/}" | tr '/.-' '___')
+	[ "$pkg" = "$mod" ] && tag=root
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -parallel "$FUZZPARALLEL" "$rel" >"$log" 2>&1
+	rc=$?
+	execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+	execs=${execs:-0}
+	echo "BENCH fuzz_execs_${tag}_${name} ${execs} execs"
+	if [ $rc -ne 0 ]; then
+		echo "fuzz: $rel $name FAILED (exit $rc); the input is under $rel/testdata/fuzz/$name/:" >&2
+		grep -v '^fuzz: elapsed' "$log" | tail -30 >&2
+		fail=$((fail + 1))
+	elif [ "$execs" -lt "$MINEXECS" ]; then
+		echo "fuzz: $rel $name ran only $execs execs (< $MINEXECS)" >&2
+		fail=$((fail + 1))
+	fi
+done
+echo "BENCH fuzz_targets ${#targets[@]} targets"
+echo "BENCH fuzz_failures ${fail} targets"
+[ $fail -eq 0 ]
