@@ -27,14 +27,15 @@ var (
 	FeedbackDiscard = Feedback{LED{Amber, Solid, time.Second}, Buzzer{2, 50 * time.Millisecond, 50 * time.Millisecond}}
 )
 
-// FeedbackFor returns the feedback for a decision: grant, lockout (reason
-// keypad_locked_out, lasting until the block ends when the decision says),
-// or deny.
+// FeedbackFor returns the feedback for a decision: grant; lockout when the
+// keypad is blocked (reason keypad_locked_out) or this wrong PIN has just
+// blocked it (its Lockout state ends after its At), lasting until the block
+// ends when the decision says; otherwise deny.
 func FeedbackFor(d access.Decision) Feedback {
 	switch {
 	case d.Grant:
 		return FeedbackGrant
-	case d.Reason == access.ReasonKeypadLockedOut:
+	case isLockout(d):
 		f := FeedbackLockout
 		if d.Lockout != nil && !d.At.IsZero() {
 			if left := d.Lockout.Until.Sub(d.At); left > f.LED.Duration {
@@ -44,6 +45,11 @@ func FeedbackFor(d access.Decision) Feedback {
 		return f
 	}
 	return FeedbackDeny
+}
+
+func isLockout(d access.Decision) bool {
+	return !d.Grant && (d.Reason == access.ReasonKeypadLockedOut ||
+		d.Lockout != nil && !d.At.IsZero() && d.Lockout.Until.After(d.At))
 }
 
 // Append appends the two command frames, numbered seq and seq+1.

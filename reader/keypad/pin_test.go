@@ -253,6 +253,17 @@ func TestFeedbackForLockoutDuration(t *testing.T) {
 	if got := FeedbackFor(d); got.LED.Duration != 5*time.Second {
 		t.Fatalf("short lockout LED = %v, want the 5 s minimum", got.LED.Duration)
 	}
+	// The wrong PIN that starts a block is refused as unknown, with the new
+	// block's state: it shows the lockout too.
+	first := access.Decision{Reason: access.ReasonUnknownCredential, At: now, Lockout: &access.LockoutState{Until: now.Add(30 * time.Second)}}
+	if got := FeedbackFor(first); got.LED.Pattern != BlinkFast || got.LED.Duration != 30*time.Second {
+		t.Fatalf("blocking wrong PIN feedback = %+v, want lockout for 30s", got)
+	}
+	// A wrong PIN that only records a failure (Until in the past) is a deny.
+	first.Lockout.Until = time.Time{}
+	if got := FeedbackFor(first); got != FeedbackDeny {
+		t.Fatalf("wrong PIN feedback = %+v, want deny", got)
+	}
 }
 
 // TestSupervise checks online/offline transitions on fake time.

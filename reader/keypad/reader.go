@@ -122,6 +122,10 @@ type Reader struct {
 	st      Stats
 	lastSeq int // keypad frame sequence; -1: none since (re)connect
 	txSeq   uint8
+
+	// blockedUntil is the end of the keypad's brute-force block, as last
+	// reported by a decision; used by the PIN loop only.
+	blockedUntil time.Time
 }
 
 // New returns a Reader. emit receives reader.online, reader.offline and
@@ -441,12 +445,19 @@ func (r *Reader) key(ctx context.Context, w io.Writer, e *Entry, k keyPress) {
 func (r *Reader) submit(ctx context.Context, w io.Writer, pin string, at time.Time) {
 	c := access.Credential{Kind: access.KindPIN, Value: pin, Reader: r.cfg.ID, At: at}
 	d := r.decide(ctx, c)
+	// The engine reports the block's end only on the PIN that starts it;
+	// remember it so that later refusals show how long is left.
+	if d.Lockout != nil {
+		r.blockedUntil = d.Lockout.Until
+	} else if d.Reason == access.ReasonKeypadLockedOut && r.blockedUntil.After(d.At) && !d.At.IsZero() {
+		d.Lockout = &access.LockoutState{Reader: r.cfg.ID, Until: r.blockedUntil}
+	}
 	r.count(func(s *Stats) {
 		s.PINsSubmitted++
 		switch {
 		case d.Grant:
 			s.Grants++
-		case d.Reason == access.ReasonKeypadLockedOut:
+		case isLockout(d):
 			s.Lockouts++
 		default:
 			s.Denies++

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/intercomd/intercomd/access"
+	"github.com/intercomd/intercomd/access/accesstest"
 	"github.com/intercomd/intercomd/device/serialport"
 	"github.com/intercomd/intercomd/device/serialport/serialporttest"
 	"github.com/intercomd/intercomd/reader/keypad"
@@ -353,5 +354,49 @@ func TestReaderNoFDLeakAcrossReconnects(t *testing.T) {
 	}
 	if st := g.reader.Stats(); st.Reconnects != cycles {
 		t.Fatalf("Reconnects = %d, want %d", st.Reconnects, cycles)
+	}
+}
+
+// TestReaderEngineLockout types PINs into the real decision engine: the PIN
+// that starts the brute-force block and every PIN during it show the lockout
+// pattern for the rest of the block, not a plain deny.
+func TestReaderEngineLockout(t *testing.T) {
+	lookup := accesstest.NewMapLookup()
+	now := time.Now()
+	if err := lookup.Put(accesstest.Hasher(), access.Visit{ID: "v1", Start: now.Add(-time.Hour), End: now.Add(time.Hour), Intercoms: []string{"door1"}},
+		accesstest.Cred{Kind: access.KindPIN, Value: "97531"}); err != nil {
+		t.Fatal(err)
+	}
+	engine := access.New(access.Config{Intercom: "door1", VisitKeysEnabled: true}, lookup, accesstest.Hasher())
+	g := newRig(t, keypad.Config{}, td63sim.Config{KeyGap: 5 * time.Millisecond}, func(c access.Credential) access.Decision {
+		return engine.Decide(c, access.Clock{Now: time.Now(), Trusted: true})
+	})
+	g.event(access.EventReaderOnline)
+
+	for i, keys := range []string{"97531#", "1111#", "2222#", "3333#", "4444#", "5555#", "97531#"} {
+		from := g.sim.Count()
+		if err := g.sim.Type(g.ctx, keys); err != nil {
+			t.Fatal(err)
+		}
+		g.credential()
+		fb, _ := g.feedback(from)
+		switch {
+		case i == 0:
+			if fb != keypad.FeedbackGrant {
+				t.Fatalf("right PIN: %+v, want grant", fb)
+			}
+		case i < 5:
+			if fb != keypad.FeedbackDeny {
+				t.Fatalf("wrong PIN %d: %+v, want deny", i, fb)
+			}
+		default: // the 5th wrong PIN blocks; the right PIN is refused while blocked
+			if fb.LED.Pattern != keypad.BlinkFast || fb.Buzzer != keypad.FeedbackLockout.Buzzer ||
+				fb.LED.Duration < 25*time.Second || fb.LED.Duration > 30*time.Second {
+				t.Fatalf("PIN %d (%s) while blocked: %+v, want the lockout pattern for the ~30 s block", i, keys[:1], fb)
+			}
+		}
+	}
+	if st := g.reader.Stats(); st.Grants != 1 || st.Denies != 4 || st.Lockouts != 2 {
+		t.Fatalf("stats: grants %d denies %d lockouts %d; want 1, 4, 2", st.Grants, st.Denies, st.Lockouts)
 	}
 }
