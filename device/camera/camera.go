@@ -42,9 +42,8 @@ func (k Kind) String() string {
 // built without it.
 var ErrNoCamera = errors.New("camera: built without camera support")
 
-// ErrClosed is returned by Next after the camera stopped for good (a file or
-// directory that ended without Loop) and no frame is pending. Injected
-// frames are still delivered.
+// ErrClosed is returned by NextOrEnd once a file or directory source has
+// ended (without Loop) and no frame is pending.
 var ErrClosed = errors.New("camera: source ended")
 
 // Config configures a Camera. Zero values mean the documented defaults.
@@ -149,9 +148,17 @@ func (c *Camera) Stats() Stats {
 
 // Next returns the newest frame not yet returned to any caller, waiting for
 // one if needed. It is safe for concurrent use; each frame goes to one
-// caller. It returns ctx's error when ctx is done.
+// caller. It returns ctx's error when ctx is done, and only then: after a
+// file or directory has ended it keeps waiting for injected frames, which
+// is what the daemon's simulated camera (an empty directory) wants.
 func (c *Camera) Next(ctx context.Context) (qr.Frame, error) {
-	return c.slot.take(ctx)
+	return c.slot.take(ctx, false)
+}
+
+// NextOrEnd is Next for tools that play a file or directory once: it
+// returns ErrClosed when the source has ended and no frame is pending.
+func (c *Camera) NextOrEnd(ctx context.Context) (qr.Frame, error) {
+	return c.slot.take(ctx, true)
 }
 
 // Latest returns the last frame captured or injected, for a snapshot.
@@ -227,7 +234,7 @@ func (s *slot) signal() {
 	}
 }
 
-func (s *slot) take(ctx context.Context) (qr.Frame, error) {
+func (s *slot) take(ctx context.Context, stopAtEnd bool) (qr.Frame, error) {
 	for {
 		s.mu.Lock()
 		if s.full {
@@ -236,7 +243,7 @@ func (s *slot) take(ctx context.Context) (qr.Frame, error) {
 			s.mu.Unlock()
 			return f, nil
 		}
-		ended := s.ended
+		ended := s.ended && stopAtEnd
 		s.mu.Unlock()
 		if ended {
 			s.signal() // wake the next waiter too
@@ -261,7 +268,8 @@ type capture interface {
 // Run opens the source and captures frames until ctx is done, reopening
 // with backoff when the source is lost. It returns nil on cancellation. A
 // file or directory that ends without Loop leaves Run idle until ctx is
-// done, and Next then reports ErrClosed once the pending frame is taken.
+// done (injected frames still flow), and NextOrEnd then reports ErrClosed
+// once the pending frame is taken.
 func (c *Camera) Run(ctx context.Context) error {
 	if c.cfg.Kind != KindDir && !cvAvailable {
 		return fmt.Errorf("%w: source %s is a %v", ErrNoCamera, c.cfg.Source, c.cfg.Kind)

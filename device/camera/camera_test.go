@@ -19,7 +19,7 @@ func drain(ctx context.Context, t testing.TB, c *Camera) []qr.Frame {
 	t.Helper()
 	var got []qr.Frame
 	for {
-		f, err := c.Next(ctx)
+		f, err := c.NextOrEnd(ctx)
 		if errors.Is(err, ErrClosed) {
 			return got
 		}
@@ -167,8 +167,20 @@ func TestEmptyDirectory(t *testing.T) {
 		c, _ := New(Config{Source: t.TempDir(), Kind: KindDir})
 		ctx, cancel := context.WithCancel(t.Context())
 		go c.Run(ctx)
-		if _, err := c.Next(ctx); !errors.Is(err, ErrClosed) {
-			t.Fatalf("Next on an empty directory = %v, want ErrClosed", err)
+		if _, err := c.NextOrEnd(ctx); !errors.Is(err, ErrClosed) {
+			t.Fatalf("NextOrEnd on an empty directory = %v, want ErrClosed", err)
+		}
+		// Next keeps waiting, for injected frames: the sim camera.
+		got := make(chan error, 1)
+		go func() { _, err := c.Next(ctx); got <- err }()
+		synctest.Wait()
+		if len(got) != 0 {
+			t.Fatalf("Next returned %v on an ended source; want it to wait", <-got)
+		}
+		g := qr.Gray{Pix: make([]byte, 4), Width: 2, Height: 2, Stride: 2}
+		c.Inject(qr.Frame{Gray: g})
+		if err := <-got; err != nil {
+			t.Fatalf("Next after Inject = %v", err)
 		}
 		cancel()
 	})
