@@ -119,7 +119,13 @@ func OpenWiegand(d0, d1 string) (*LineSource, error) {
 	return nil, fmt.Errorf("pins: wiegand lines %q, %q: %w (the character device is required: sysfs merges edges)", d0, d1, ErrNotFound)
 }
 
-var _ wiegand.EdgeSource = (*LineSource)(nil)
+var (
+	_ wiegand.EdgeSource = (*LineSource)(nil)
+	_ wiegand.ReadTimer  = (*LineSource)(nil)
+)
+
+// ReadTimes reports that Edge.At is the read time (see wiegand.ReadTimer).
+func (s *LineSource) ReadTimes() bool { return true }
 
 // WaitForEdge implements wiegand.EdgeSource.
 func (s *LineSource) WaitForEdge(timeout time.Duration) (wiegand.Edge, bool, error) {

@@ -35,6 +35,18 @@ type EdgeSource interface {
 	WaitForEdge(timeout time.Duration) (e Edge, ok bool, err error)
 }
 
+// ReadTimer is implemented by edge sources whose Edge.At is the time the
+// edge was read rather than the time it happened: periph v3.8.5's LineSet
+// drops the kernel's timestamp. An edge read late after this goroutine was
+// held up then looks like the start of a new frame. For such sources the
+// reader never splits a frame on an edge's timestamp; it ends frames only on
+// silence it observed, after one more short poll for edges the kernel
+// buffered meanwhile. (People cannot present two cards milliseconds apart, so
+// joining is the safe side.)
+type ReadTimer interface {
+	ReadTimes() bool
+}
+
 // Reader defaults.
 const (
 	DefaultName      = "wiegand0"
@@ -254,6 +266,10 @@ func (r *Reader) Run(ctx context.Context) error {
 	// behave alike.
 	pin := keypad.Entry{DigitTimeout: r.cfg.PINTimeout, MaxDigits: r.cfg.PINMax}
 	defer pin.Key('*', time.Now()) // wipe pending digits
+	readTimes := false
+	if rt, ok := r.src.(ReadTimer); ok {
+		readTimes = rt.ReadTimes()
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -269,6 +285,18 @@ func (r *Reader) Run(ctx context.Context) error {
 			}
 			r.stats.SourceErrors.Add(1)
 			return fmt.Errorf("wiegand: %s: wait for edge: %w", r.cfg.Name, err)
+		}
+		if !ok && readTimes && f.n > 0 && time.Since(f.last.At) >= r.gap(&f) {
+			// Before declaring silence, take what the kernel may have
+			// buffered while this goroutine was held up.
+			e, ok, err = r.src.WaitForEdge(minWait)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.stats.SourceErrors.Add(1)
+				return fmt.Errorf("wiegand: %s: wait for edge: %w", r.cfg.Name, err)
+			}
 		}
 		if !ok {
 			now := time.Now()
@@ -291,7 +319,7 @@ func (r *Reader) Run(ctx context.Context) error {
 			r.stats.NoisePulses.Add(1)
 			continue
 		}
-		if f.n > 0 && e.At.Sub(f.last.At) >= r.gap(&f) {
+		if f.n > 0 && !readTimes && e.At.Sub(f.last.At) >= r.gap(&f) {
 			// The edge starts a new frame: the old one ended in silence
 			// that was only read now.
 			if !r.finish(ctx, &f, &pin) {

@@ -388,3 +388,68 @@ func TestReaderAdaptiveEOF(t *testing.T) {
 		}
 	})
 }
+
+// heldUp is the device's edge source when the reader goroutine is held up
+// (a busy CPU): the k-th edge is read d late, and, as with periph's LineSet,
+// stamped with its read time. With timeout set, the wait before the k-th
+// edge is held up instead and wakes past its deadline reporting a timeout,
+// though the edge is buffered.
+type heldUp struct {
+	*pinstest.Edges
+	k, n    int
+	d       time.Duration
+	timeout bool
+}
+
+func (h *heldUp) WaitForEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
+	if h.timeout && h.n == h.k-1 {
+		h.n++
+		time.Sleep(h.d)
+		return wiegand.Edge{}, false, nil
+	}
+	e, ok, err := h.Edges.WaitForEdge(timeout)
+	if ok {
+		if h.n++; h.n == h.k {
+			time.Sleep(h.d)
+			e.At = time.Now()
+		}
+	}
+	return e, ok, err
+}
+
+func TestReaderHeldUpWithReadTimes(t *testing.T) {
+	for _, tc := range []struct {
+		d       time.Duration
+		timeout bool
+	}{{5 * time.Millisecond, false}, {30 * time.Millisecond, false}, {7 * time.Millisecond, true}} {
+		d := tc.d
+		t.Run(fmt.Sprint(d, tc.timeout), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				edges := pinstest.NewEdges()
+				edges.ReadTime = true
+				src := &heldUp{Edges: edges, k: 13, d: d, timeout: tc.timeout}
+				out := make(chan access.Credential, 4)
+				r := wiegand.New(wiegand.Config{}, src, out, nil, nil)
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error)
+				go func() { done <- r.Run(ctx) }()
+				tx := &pinstest.Transmitter{Edges: edges}
+				if _, err := tx.SendCard(ctx, wiegand.H10301, 18, 32770); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case c := <-out:
+					if c.Value != "18:32770" {
+						t.Errorf("got %q, want 18:32770", c.Value)
+					}
+				case <-time.After(time.Second):
+					t.Errorf("frame lost when the reader was held up %v: %v %+v", d, r.Stats().Snapshot(), r.Recent())
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			})
+		})
+	}
+}

@@ -25,6 +25,11 @@ type Edges struct {
 	buf []wiegand.Edge
 	sig chan struct{} // a token while buf is not empty
 
+	// ReadTime makes the fake behave like the device's periph LineSet,
+	// which loses the kernel's timestamps: WaitForEdge stamps each edge
+	// with the time it is read and reports no width. Set before use.
+	ReadTime bool
+
 	Dropped atomic.Uint64 // edges lost to a full buffer
 	// BadWaits counts WaitForEdge calls with a timeout that is not
 	// positive, which the device driver mishandles (periph/host#78).
@@ -83,10 +88,21 @@ func (s *Edges) pop() (wiegand.Edge, bool) {
 	return e, true
 }
 
+// ReadTimes implements wiegand.ReadTimer.
+func (s *Edges) ReadTimes() bool { return s.ReadTime }
+
 // WaitForEdge implements wiegand.EdgeSource. Like periph's gpioioctl, a
 // negative timeout returns at once and zero waits forever; both are counted
 // in BadWaits.
 func (s *Edges) WaitForEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
+	e, ok, err := s.wait(timeout)
+	if ok && s.ReadTime {
+		e.At, e.Width = time.Now(), 0
+	}
+	return e, ok, err
+}
+
+func (s *Edges) wait(timeout time.Duration) (wiegand.Edge, bool, error) {
 	if e, ok := s.pop(); ok {
 		return e, true, nil
 	}
