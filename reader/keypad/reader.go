@@ -114,8 +114,9 @@ type Reader struct {
 	emit   func(access.Event)
 	log    *slog.Logger
 
-	hb   chan struct{} // a heartbeat arrived (to the supervisor)
-	lost chan struct{} // the port failed (to the supervisor)
+	running atomic.Bool
+	hb      chan struct{} // a heartbeat arrived (to the supervisor)
+	lost    chan struct{} // the port failed (to the supervisor)
 
 	mu      sync.Mutex
 	parser  Parser
@@ -163,11 +164,15 @@ func (r *Reader) Stats() Stats {
 
 // Run opens the port, reads keys until ctx is cancelled, and reopens the
 // port with backoff whenever it fails. It returns nil on cancellation, and
-// an error only when the Reader is misconfigured.
+// an error only when the Reader is misconfigured or already running.
 func (r *Reader) Run(ctx context.Context) error {
 	if r.open == nil || r.decide == nil {
 		return errors.New("keypad: run: nil opener or decide callback")
 	}
+	if !r.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("keypad: run %s: already running", r.cfg.ID)
+	}
+	defer r.running.Store(false)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)

@@ -195,6 +195,9 @@ func TestReaderPINThroughPTY(t *testing.T) {
 	if st.Firmware != "1.4" || st.Heartbeats == 0 || !st.Online || !st.Connected || st.SeqGaps != 0 || st.Link.Garbage != 0 {
 		t.Errorf("link stats = %+v", st)
 	}
+	if err := g.reader.Run(g.ctx); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("a second Run: %v, want an already-running error", err)
+	}
 }
 
 func TestReaderGarbageAndSplitFrames(t *testing.T) {
