@@ -134,6 +134,17 @@ func (d *daemon) registerMetrics() {
 		}
 		return 0
 	})
+	if d.socket != nil {
+		m.labeled("intercomd_debug_socket_requests_total", "Technician socket requests by outcome.", []string{"outcome"},
+			func() map[[2]string]float64 {
+				st := d.socket.Stats()
+				return map[[2]string]float64{
+					{"all"}: float64(st.Requests), {"denied"}: float64(st.Denied), {"too_large"}: float64(st.TooLarge),
+					{"bad_request"}: float64(st.BadRequests), {"audited"}: float64(st.Audited),
+					{"audit_failed"}: float64(st.AuditFailed), {"rate_limited"}: float64(st.RateLimited),
+				}
+			})
+	}
 	if d.keypad != nil {
 		k := d.keypad
 		m.labeled("intercomd_keypad_link_errors_total", "TD63 link errors by kind.", []string{"reader", "error"},
