@@ -453,3 +453,65 @@ func TestReaderHeldUpWithReadTimes(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReaderEdges drives the reader with arbitrary edge streams: 4 bytes per
+// edge (line, gap in 50 µs steps, width in µs, flags). Whatever arrives, the
+// reader must not panic, every frame must be accounted for, and what it
+// delivers must be a card whose value normalises or a PIN of digits.
+func FuzzReaderEdges(f *testing.F) {
+	for _, tc := range decodeSeeds() {
+		f.Add(tc)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4*200 {
+			data = data[:4*200]
+		}
+		synctest.Test(t, func(t *testing.T) {
+			edges := pinstest.NewEdges()
+			out := make(chan access.Credential, 64)
+			r := wiegand.New(wiegand.Config{}, edges, out, nil, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error)
+			go func() { done <- r.Run(ctx) }()
+			for i := 0; i+4 <= len(data); i += 4 {
+				time.Sleep(time.Duration(data[i+1]) * 50 * time.Microsecond)
+				edges.Inject(wiegand.Edge{Line: int(data[i] % 3), At: time.Now(), Width: time.Duration(data[i+2]) * time.Microsecond, BothLow: data[i+3] == 0xff})
+			}
+			time.Sleep(time.Second)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			close(out)
+			for c := range out {
+				switch c.Kind {
+				case access.KindCard:
+					if _, err := access.Normalize(access.KindCard, c.Value); err != nil {
+						t.Fatalf("card value %q does not normalise: %v", c.Value, err)
+					}
+				case access.KindPIN:
+					for _, d := range c.Value {
+						if d < '0' || d > '9' || len(c.Value) > 12 {
+							t.Fatalf("pin %q", c.Value)
+						}
+					}
+				default:
+					t.Fatalf("kind %v delivered", c.Kind)
+				}
+			}
+		})
+	})
+}
+
+// decodeSeeds turns the decoder's table into edge streams, 2 ms apart.
+func decodeSeeds() [][]byte {
+	var seeds [][]byte
+	for _, bits := range []string{"10001001010000000000000100", "00001111101000000111100010010000001", "0111", "10100101", "1011"} {
+		var b []byte
+		for _, c := range bits {
+			b = append(b, byte(c-'0'), 40, 50, 0)
+		}
+		seeds = append(seeds, b)
+	}
+	return seeds
+}
