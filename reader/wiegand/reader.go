@@ -49,12 +49,13 @@ type ReadTimer interface {
 
 // Reader defaults.
 const (
-	DefaultName      = "wiegand0"
-	DefaultEOFFactor = 3
-	DefaultEOFMin    = 3 * time.Millisecond
-	DefaultEOFMax    = 100 * time.Millisecond
-	DefaultMinPulse  = 10 * time.Microsecond
-	DefaultRecent    = 32
+	DefaultName       = "wiegand0"
+	DefaultEOFFactor  = 3
+	DefaultEOFMin     = 3 * time.Millisecond
+	DefaultEOFMax     = 100 * time.Millisecond
+	DefaultMinPulse   = 10 * time.Microsecond
+	DefaultRecent     = 32
+	DefaultEventEvery = 10 * time.Second
 	// tick bounds every wait, so that Run notices cancellation and PIN
 	// timeouts without an edge.
 	tick = 25 * time.Millisecond
@@ -87,6 +88,9 @@ type Config struct {
 	PINMax     int           // longest PIN; default 12
 	Decode     Options       // frame formats
 	Recent     int           // frames kept for Recent(); default 32
+	// EventEvery bounds input.rejected events to one per period; the
+	// counters still count every rejection. Default 10 s.
+	EventEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -110,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Recent <= 0 {
 		c.Recent = DefaultRecent
+	}
+	if c.EventEvery <= 0 {
+		c.EventEvery = DefaultEventEvery
 	}
 	return c
 }
@@ -173,6 +180,10 @@ type Reader struct {
 	log   *slog.Logger
 	stats Stats
 	event func(access.Event)
+
+	// Event rate limit; used by the Run goroutine only.
+	lastEvent  time.Time
+	suppressed int
 
 	mu     sync.Mutex
 	recent []Frame // ring
@@ -458,14 +469,25 @@ func (r *Reader) reject(f *frame, err error) {
 		kind = access.KindPIN
 	}
 	// err names the bit count and the failed check, never the bits.
-	r.log.Info("wiegand frame rejected", "reader", r.cfg.Name, "bits", f.n, "err", err)
+	r.log.Debug("wiegand frame rejected", "reader", r.cfg.Name, "bits", f.n, "err", err)
 	r.emit(f.last.At, kind, err.Error())
 }
 
+// emit raises an input.rejected event, at most one per EventEvery: a noisy
+// line must not flood the durable outbox. Suppressed events are counted in
+// the next one's detail (and all of them in Stats).
 func (r *Reader) emit(at time.Time, kind access.Kind, detail string) {
 	if r.event == nil {
 		return
 	}
+	if !r.lastEvent.IsZero() && at.Sub(r.lastEvent) < r.cfg.EventEvery {
+		r.suppressed++
+		return
+	}
+	if r.suppressed > 0 {
+		detail = fmt.Sprintf("%s (and %d more rejections since the last event)", detail, r.suppressed)
+	}
+	r.lastEvent, r.suppressed = at, 0
 	r.event(access.Event{ID: access.NewEventID(), Type: access.EventBadInput, At: at, Kind: kind.String(), Reader: r.cfg.Name, Detail: detail})
 }
 

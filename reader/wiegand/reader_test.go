@@ -308,6 +308,27 @@ func TestReaderNoise(t *testing.T) {
 	}
 }
 
+func TestReaderEventRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, wiegand.Config{})
+		for range 5 { // a noisy line: five bad frames within a second
+			g.send(make([]bool, 13))
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Second)
+		g.send(make([]bool, 13))
+		time.Sleep(time.Second)
+		if n := g.r.Stats().BadLength.Load(); n != 6 {
+			t.Errorf("bad length = %d, want 6", n)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if len(g.events) != 2 || !strings.Contains(g.events[1].Detail, "4 more") {
+			t.Errorf("events %+v, want 2, the second counting 4 suppressed", g.events)
+		}
+	})
+}
+
 func TestReaderRecent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newRig(t, wiegand.Config{Recent: 2})
