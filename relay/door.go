@@ -325,7 +325,7 @@ func (d *Door) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	if d.dpi != nil {
-		if err := d.dpi.In(gpio.PullUp, gpio.BothEdges); err != nil {
+		if err := d.setup(d.dpi); err != nil {
 			return fmt.Errorf("relay: set up door position input %s: %w", d.dpi, err)
 		}
 		l := d.dpi.Read()
@@ -333,13 +333,27 @@ func (d *Door) Run(ctx context.Context) error {
 		wg.Go(func() { d.watch(ctx, d.dpi, l, func(l gpio.Level) { d.doorLevel(l, false) }) })
 	}
 	if d.rex != nil {
-		if err := d.rex.In(gpio.PullUp, gpio.BothEdges); err != nil {
+		if err := d.setup(d.rex); err != nil {
 			return fmt.Errorf("relay: set up exit button input %s: %w", d.rex, err)
 		}
 		wg.Go(func() { d.watch(ctx, d.rex, d.rex.Read(), d.rexLevel) })
 	}
 	<-ctx.Done()
 	wg.Wait()
+	return nil
+}
+
+// setup configures an input with the pull-up, both edges. sysfs pins cannot
+// set a pull: they then rely on an external pull-up resistor.
+func (d *Door) setup(p gpio.PinIn) error {
+	err := p.In(gpio.PullUp, gpio.BothEdges)
+	if err == nil {
+		return nil
+	}
+	if err2 := p.In(gpio.PullNoChange, gpio.BothEdges); err2 != nil {
+		return errors.Join(err, err2)
+	}
+	d.log.Warn("relay: input without internal pull-up; fit an external one", "pin", p.String(), "err", err)
 	return nil
 }
 

@@ -349,3 +349,38 @@ func TestOpenAtStart(t *testing.T) {
 		}
 	})
 }
+
+// noPull is a sysfs pin: it cannot set a pull resistor.
+type noPull struct{ *pinstest.Input }
+
+func (p noPull) In(pull gpio.Pull, edge gpio.Edge) error {
+	if pull != gpio.PullNoChange && pull != gpio.Float {
+		return errors.New("sysfs-gpio: doesn't support pull-up/pull-down")
+	}
+	return p.Input.In(pull, edge)
+}
+
+func TestInputWithoutPull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := pinstest.NewOutput("RELAY", nil)
+		dpi := pinstest.NewInput("DPI", doorClosed)
+		var mu sync.Mutex
+		var evs []access.EventType
+		d, _ := relay.New(relay.Config{}, out, noPull{dpi}, nil, func(e access.Event) { mu.Lock(); evs = append(evs, e.Type); mu.Unlock() }, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+		synctest.Wait()
+		dpi.Set(doorOpen)
+		time.Sleep(time.Second)
+		mu.Lock()
+		if !slices.Equal(evs, []access.EventType{access.EventDoorForced}) {
+			t.Errorf("events %v, want door.forced", evs)
+		}
+		mu.Unlock()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+}
