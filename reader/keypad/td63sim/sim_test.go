@@ -103,8 +103,14 @@ func TestTypeWithHumanTiming(t *testing.T) {
 	if h, _ := hb.f.Heartbeat(); h.Firmware() != "2.1" {
 		t.Fatalf("heartbeat firmware %s, want 2.1", h.Firmware())
 	}
+	start := time.Now()
 	if err := k.Type(t.Context(), "90#"); err != nil {
 		t.Fatal(err)
+	}
+	// Two gaps of 40±10 ms. Timed at the sender: arrival times on a loaded
+	// machine bunch up when the reading goroutine is late.
+	if took := time.Since(start); took < 60*time.Millisecond {
+		t.Errorf("typing 3 keys took %v, want at least 2 × 30 ms", took)
 	}
 	var prev arrival
 	for i, want := range []byte("90#") {
@@ -113,9 +119,6 @@ func TestTypeWithHumanTiming(t *testing.T) {
 			t.Fatalf("key %d = %q, want %q", i, got, want)
 		}
 		if i > 0 {
-			if gap := a.at.Sub(prev.at); gap < 25*time.Millisecond {
-				t.Errorf("keys %d and %d %v apart, want about 40±10 ms", i-1, i, gap)
-			}
 			if a.f.Seq != prev.f.Seq+1 {
 				t.Errorf("key seq %d after %d", a.f.Seq, prev.f.Seq)
 			}
@@ -163,10 +166,15 @@ func TestRecordsAndAcksCommands(t *testing.T) {
 func TestHeartbeatPeriodAndSilence(t *testing.T) {
 	k, p, _, _ := start(t, td63sim.Config{HeartbeatEvery: 30 * time.Millisecond})
 	c := openController(t, p.SlavePath)
+	c.next(t, keypad.MsgHeartbeat) // may have waited in the pty before we opened it
 	a := c.next(t, keypad.MsgHeartbeat)
-	b := c.next(t, keypad.MsgHeartbeat)
-	if gap := b.at.Sub(a.at); gap < 15*time.Millisecond {
-		t.Fatalf("heartbeats %v apart, want about 30 ms", gap)
+	var b arrival
+	for range 5 {
+		b = c.next(t, keypad.MsgHeartbeat)
+	}
+	// Five periods; a ticker under load may bunch two ticks, never all.
+	if span := b.at.Sub(a.at); span < 100*time.Millisecond {
+		t.Fatalf("5 heartbeat periods took %v, want about 150 ms", span)
 	}
 	k.SetHeartbeat(false)
 	for len(c.frames) > 0 {
