@@ -291,22 +291,13 @@ func (r *Reader) Run(ctx context.Context) error {
 		}
 		e, ok, err := r.src.WaitForEdge(wait)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.stats.SourceErrors.Add(1)
-			return fmt.Errorf("wiegand: %s: wait for edge: %w", r.cfg.Name, err)
+			return r.sourceError(ctx, err)
 		}
 		if !ok && readTimes && f.n > 0 && time.Since(f.last.At) >= r.gap(&f) {
 			// Before declaring silence, take what the kernel may have
 			// buffered while this goroutine was held up.
-			e, ok, err = r.src.WaitForEdge(minWait)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				r.stats.SourceErrors.Add(1)
-				return fmt.Errorf("wiegand: %s: wait for edge: %w", r.cfg.Name, err)
+			if e, ok, err = r.src.WaitForEdge(minWait); err != nil {
+				return r.sourceError(ctx, err)
 			}
 		}
 		if !ok {
@@ -339,6 +330,16 @@ func (r *Reader) Run(ctx context.Context) error {
 		}
 		r.add(&f, e)
 	}
+}
+
+// sourceError is Run's result for a failed wait: nil once ctx is done (a
+// source closed to cancel), else the error.
+func (r *Reader) sourceError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	r.stats.SourceErrors.Add(1)
+	return fmt.Errorf("wiegand: %s: wait for edge: %w", r.cfg.Name, err)
 }
 
 func (r *Reader) add(f *frame, e Edge) {

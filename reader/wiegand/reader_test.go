@@ -2,6 +2,7 @@ package wiegand_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -535,4 +536,29 @@ func decodeSeeds() [][]byte {
 		seeds = append(seeds, b)
 	}
 	return seeds
+}
+
+// brokenSource fails like a closed line request.
+type brokenSource struct{ *pinstest.Edges }
+
+var errUnplugged = errors.New("gpio line request closed")
+
+func (brokenSource) WaitForEdge(time.Duration) (wiegand.Edge, bool, error) {
+	return wiegand.Edge{}, false, errUnplugged
+}
+
+func TestReaderSourceError(t *testing.T) {
+	r := wiegand.New(wiegand.Config{}, brokenSource{pinstest.NewEdges()}, make(chan access.Credential), nil, nil)
+	err := r.Run(t.Context())
+	if !errors.Is(err, errUnplugged) || !strings.HasPrefix(err.Error(), "wiegand: wiegand0:") {
+		t.Errorf("Run = %v, want the wrapped source error", err)
+	}
+	if n := r.Stats().SourceErrors.Load(); n != 1 {
+		t.Errorf("source errors = %d, want 1", n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
+	}
 }
