@@ -178,6 +178,20 @@ func (k *Keypad) send(f keypad.Frame) error {
 	if err != nil {
 		return err
 	}
+	return k.writeLocked(b)
+}
+
+// writeDeadline bounds a write: a UART sends into the void when nobody
+// listens, but a pty whose slave nobody reads fills up and would block the
+// emulator (and its Run) for good.
+const writeDeadline = time.Second
+
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
+func (k *Keypad) writeLocked(b []byte) error {
+	if d, ok := k.w.(writeDeadliner); ok {
+		_ = d.SetWriteDeadline(time.Now().Add(writeDeadline))
+	}
 	if _, err := k.w.Write(b); err != nil {
 		return fmt.Errorf("td63sim: write: %w", err)
 	}
@@ -190,6 +204,13 @@ func (k *Keypad) heartbeat() {
 	}
 	_ = k.send(keypad.Heartbeat{FirmwareMajor: k.cfg.FirmwareMajor, FirmwareMinor: k.cfg.FirmwareMinor,
 		Uptime: time.Since(k.start)}.Frame(0))
+}
+
+// Attached reports whether Run is attached to a line.
+func (k *Keypad) Attached() bool {
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	return k.w != nil
 }
 
 // SetHeartbeat turns the periodic heartbeat on or off.
@@ -238,10 +259,7 @@ func (k *Keypad) WriteRaw(b []byte) error {
 	if k.w == nil {
 		return ErrDetached
 	}
-	if _, err := k.w.Write(b); err != nil {
-		return fmt.Errorf("td63sim: write: %w", err)
-	}
-	return nil
+	return k.writeLocked(b)
 }
 
 // WriteChunks writes b in pieces of chunk bytes with gap between them, so

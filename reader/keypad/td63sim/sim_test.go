@@ -3,6 +3,7 @@ package td63sim_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -228,5 +229,36 @@ func TestRunStopsOnCancel(t *testing.T) {
 		done <- nil
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel: the pty read was not interrupted")
+	}
+}
+
+// TestStuckLineDoesNotHang leaves the controller side unread until the pty
+// fills: the emulator's writes time out instead of blocking Run forever.
+func TestStuckLineDoesNotHang(t *testing.T) {
+	k, _, done, cancel := start(t, td63sim.Config{HeartbeatEvery: time.Hour})
+	for deadline := time.Now().Add(5 * time.Second); !k.Attached(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run never attached")
+		}
+	}
+	junk := make([]byte, 4096)
+	var err error
+	for range 64 { // far more than a pty buffers
+		if err = k.WriteRaw(junk); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("256 KB written into a pty nobody reads: %v, want a write timeout", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v on cancel", err)
+		}
+		done <- nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run hung after its line filled up")
 	}
 }
