@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if negDir != "" {
-		mean, p99, found, err := benchNegatives(ctx, negDir)
+		mean, p99, found, err := benchNegatives(ctx, negDir, *verbose)
 		if err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, ve
 
 // benchNegatives measures the decoder on frames without a code, the steady
 // load of a door camera.
-func benchNegatives(ctx context.Context, dir string) (mean, p99 float64, found int, err error) {
+func benchNegatives(ctx context.Context, dir string, verbose bool) (mean, p99 float64, found int, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, 0, 0, err
@@ -321,9 +321,17 @@ func benchNegatives(ctx context.Context, dir string) (mean, p99 float64, found i
 			return 0, 0, 0, err
 		}
 		d.Reset()
+		before := d.Spent()
 		c := cpuTime()
 		syms, _ := d.Decode(g)
 		ms = append(ms, float64((cpuTime()-c).Microseconds())/1000)
+		if verbose && ms[len(ms)-1] > 30 {
+			fmt.Printf("slow negative %s %.1f ms:", e.Name(), ms[len(ms)-1])
+			for st, t := range d.Spent() {
+				fmt.Printf(" %v=%v", qr.Stage(st), (t - before[st]).Round(time.Millisecond))
+			}
+			fmt.Println()
+		}
 		if len(syms) > 0 {
 			found++
 		}

@@ -6,10 +6,12 @@
 //     delivers them. gozxing reads them in place through a planar luminance
 //     source; no image.Image is built per frame.
 //   - Decoder: a cascade of attempts, cheapest first (Stage). The whole frame
-//     is scanned only at reduced resolution; the costly attempts (full
-//     resolution, several scales and binarizers, CLAHE, OpenCV localisation
-//     with a rectified crop) run only on regions where a cheaper scan saw
-//     finder-like points, so a frame without a code stays cheap. Each
+//     is scanned at half and three-quarter resolution; the costly attempts
+//     (full-resolution crops at several scales with both binarizers, CLAHE,
+//     the full frame) run only where a cheaper scan saw finder-like points
+//     (or, for CLAHE, on a low-contrast frame), so a frame without a code
+//     stays cheap. OpenCV localisation with a rectified crop exists as
+//     StageLocate but is off by default (see DefaultStages). Each
 //     attempt tries both polarities (dark-mode screens) on one binarization.
 //     The region of the last code is tried first on the next frame. A
 //     Decoder is single-goroutine; Reader runs one per worker.
