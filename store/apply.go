@@ -78,6 +78,13 @@ func (db *DB) Apply(b Batch) (Result, error) {
 	return res, err
 }
 
+// Batches of at least bulkUpserts upserts (snapshots, first loads) pack
+// pages to bulkFill.
+const (
+	bulkUpserts = 10000
+	bulkFill    = 0.95
+)
+
 // applyHook, when set by a test, runs before each upsert of Apply; an error
 // aborts the batch.
 var applyHook func(item int) error
@@ -124,6 +131,11 @@ func (a *applier) upsertAll(ups []Upsert) error {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(ups[x].Visit.ID, ups[y].Visit.ID) })
+	if len(ups) >= bulkUpserts {
+		// A bulk load writes in key order: pack pages instead of leaving
+		// them half empty (bbolt's default split point).
+		a.visits.FillPercent, a.creds.FillPercent = bulkFill, bulkFill
+	}
 	for _, i := range order {
 		if applyHook != nil {
 			if err := applyHook(i); err != nil {

@@ -58,6 +58,7 @@ func TestApplySIGKILL(t *testing.T) {
 	for _, frac := range fractions {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 		cmd.Env = append(os.Environ(), "STORE_HELPER=apply", "STORE_PATH="+path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
