@@ -358,3 +358,30 @@ func FuzzEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestLoopDrainsKeysOnReadError: a '#' read just before the line failed is
+// still decided.
+func TestLoopDrainsKeysOnReadError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []string
+		decide := func(_ context.Context, c access.Credential) access.Decision {
+			got = append(got, c.Value)
+			return access.Decision{}
+		}
+		r := New(Config{}, nil, decide, nil, nil)
+		keys := make(chan keyPress, 8)
+		for _, k := range []byte("2468#") {
+			keys <- keyPress{key: k, at: time.Now()}
+		}
+		readErr := make(chan error, 1)
+		readErr <- fmt.Errorf("port gone")
+		// Both channels are ready; whichever the select takes first, the
+		// PIN must be decided before loop returns.
+		if err := r.loop(t.Context(), keys, readErr, &syncWriter{}); err == nil {
+			t.Fatal("loop returned nil after a read error")
+		}
+		if len(got) != 1 || got[0] != "2468" {
+			t.Fatalf("decided %v, want [2468]", got)
+		}
+	})
+}

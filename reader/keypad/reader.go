@@ -395,7 +395,17 @@ func (r *Reader) loop(ctx context.Context, keys <-chan keyPress, readErr <-chan 
 		case <-ctx.Done():
 			return nil
 		case err := <-readErr:
-			return err
+			// The read loop has stopped; keys it read before the line
+			// failed (a '#' among them) still count.
+			for {
+				select {
+				case k := <-keys:
+					r.key(ctx, w, &entry, k)
+					continue
+				default:
+				}
+				return err
+			}
 		case <-poll.C:
 			r.poll(w)
 		case <-digit.C:
