@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if negDir != "" {
-		mean, p99, found, err := benchNegatives(ctx, negDir, *verbose)
+		mean, p99, found, err := benchNegatives(ctx, negDir, out, *verbose)
 		if err != nil {
 			return err
 		}
@@ -165,20 +165,7 @@ func loadSet(dir string) ([]sample, error) {
 	f, err := os.Open(filepath.Join(dir, "truth.txt"))
 	if err == nil {
 		defer f.Close()
-		var set []sample
-		sc := bufio.NewScanner(f)
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimRight(sc.Text(), "\r")
-			if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			name, want, ok := strings.Cut(line, " ")
-			if !ok {
-				return nil, fmt.Errorf("%s/truth.txt:%d: want \"file expected-text\"", dir, n)
-			}
-			set = append(set, sample{filepath.Join(dir, name), want})
-		}
-		return set, sc.Err()
+		return parseTruth(f, dir)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -204,6 +191,26 @@ func loadSet(dir string) ([]sample, error) {
 		set = append(set, sample{p, string(want)})
 	}
 	return set, nil
+}
+
+// parseTruth reads truth.txt lines "file expected-text"; the text runs to
+// the end of the line and may hold spaces. Blank lines and # comments are
+// skipped. File names must stay inside dir.
+func parseTruth(r io.Reader, dir string) ([]sample, error) {
+	var set []sample
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, want, ok := strings.Cut(line, " ")
+		if !ok || name == "" || !filepath.IsLocal(name) {
+			return nil, fmt.Errorf("truth.txt:%d: want \"file expected-text\" with a file inside %s", n, dir)
+		}
+		set = append(set, sample{filepath.Join(dir, name), want})
+	}
+	return set, sc.Err()
 }
 
 type result struct {
@@ -304,7 +311,7 @@ func benchOurs(ctx context.Context, set []sample, workers int, out io.Writer, ve
 
 // benchNegatives measures the decoder on frames without a code, the steady
 // load of a door camera.
-func benchNegatives(ctx context.Context, dir string, verbose bool) (mean, p99 float64, found int, err error) {
+func benchNegatives(ctx context.Context, dir string, out io.Writer, verbose bool) (mean, p99 float64, found int, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, 0, 0, err
@@ -326,22 +333,22 @@ func benchNegatives(ctx context.Context, dir string, verbose bool) (mean, p99 fl
 		syms, _ := d.Decode(g)
 		ms = append(ms, float64((cpuTime()-c).Microseconds())/1000)
 		if verbose && ms[len(ms)-1] > 30 {
-			fmt.Printf("slow negative %s %.1f ms:", e.Name(), ms[len(ms)-1])
+			fmt.Fprintf(out, "slow negative %s %.1f ms:", e.Name(), ms[len(ms)-1])
 			for st, t := range d.Spent() {
-				fmt.Printf(" %v=%v", qr.Stage(st), (t - before[st]).Round(time.Millisecond))
+				fmt.Fprintf(out, " %v=%v", qr.Stage(st), (t - before[st]).Round(time.Millisecond))
 			}
-			fmt.Println()
+			fmt.Fprintln(out)
 		}
 		if len(syms) > 0 {
 			found++
 		}
 	}
 	mean, p99 = meanP99(ms)
-	fmt.Printf("negatives: time per stage:")
+	fmt.Fprintf(out, "negatives: time per stage:")
 	for st, t := range d.Spent() {
-		fmt.Printf(" %v=%v", qr.Stage(st), t.Round(time.Millisecond))
+		fmt.Fprintf(out, " %v=%v", qr.Stage(st), t.Round(time.Millisecond))
 	}
-	fmt.Println()
+	fmt.Fprintln(out)
 	return mean, p99, found, ctx.Err()
 }
 
