@@ -266,21 +266,17 @@ func (c *Cloud) PublishRaw(topic string, payload []byte, retained bool) error {
 // SendSnapshot publishes the device's complete live set in chunks answering
 // requestID ("" for an unrequested one).
 func (c *Cloud) SendSnapshot(device, requestID string) error {
-	var chunks []wire.SnapshotChunk
+	var chunks [][]byte
 	if err := c.view(func(st *State) error {
 		var err error
-		chunks, err = st.Snapshot(device, requestID)
+		chunks, err = st.SnapshotPayloads(device, requestID)
 		return err
 	}); err != nil {
 		return err
 	}
 	topic := wire.TopicSnapshot.Name(device)
 	var last mqtt.Token
-	for i := range chunks {
-		b, err := wire.Encode(&chunks[i])
-		if err != nil {
-			return fmt.Errorf("cloudsim: snapshot chunk %d: %w", i, err)
-		}
+	for _, b := range chunks {
 		last = c.cl.Publish(topic, 1, false, b)
 	}
 	if last != nil && last.WaitTimeout(30*time.Second) {

@@ -235,39 +235,54 @@ func (s *State) Sorted() []*Visit {
 // leaving room below wire.MaxPayload.
 const ChunkTarget = 100 * 1024
 
-// Snapshot splits the device's live set into chunks answering requestID.
-func (s *State) Snapshot(device, requestID string) ([]wire.SnapshotChunk, error) {
+// SnapshotPayloads encodes the device's live set as snapshot chunks
+// answering requestID, each under ChunkTarget bytes. Each visit is encoded
+// once and spliced into its chunk.
+func (s *State) SnapshotPayloads(device, requestID string) ([][]byte, error) {
 	live := s.Live(device)
-	id := "s-" + randHex(8)
-	rev := s.Revisions[device]
-	now := time.Now().UTC()
-	var chunks []wire.SnapshotChunk
-	cur := wire.SnapshotChunk{V: wire.Version, SnapshotID: id, RequestID: requestID, Rev: rev, SentAt: now, Visits: []wire.Visit{}}
-	size := 0
-	for _, v := range live {
-		b, err := jsonSize(v)
+	enc := make([][]byte, len(live))
+	for i := range live {
+		b, err := json.Marshal(&live[i])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cloudsim: encode visit: %w", err)
 		}
-		if size+b > ChunkTarget && len(cur.Visits) > 0 {
-			chunks = append(chunks, cur)
-			cur = wire.SnapshotChunk{V: wire.Version, SnapshotID: id, RequestID: requestID, Rev: rev, SentAt: now}
-			size = 0
+		enc[i] = b
+	}
+	var groups [][][]byte
+	var cur [][]byte
+	size := 0
+	for _, b := range enc {
+		if size+len(b) > ChunkTarget && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur, size = nil, 0
 		}
-		cur.Visits = append(cur.Visits, v)
-		size += b + 1
+		cur = append(cur, b)
+		size += len(b) + 1
 	}
-	chunks = append(chunks, cur)
-	for i := range chunks {
-		chunks[i].Seq, chunks[i].Total = i, len(chunks)
+	groups = append(groups, cur)
+	id := "s-" + randHex(8)
+	hdr := func(seq int) string {
+		h, _ := json.Marshal(struct {
+			V          int       `json:"v"`
+			SnapshotID string    `json:"snapshot_id"`
+			RequestID  string    `json:"request_id,omitempty"`
+			Rev        uint64    `json:"rev"`
+			Seq        int       `json:"seq"`
+			Total      int       `json:"total"`
+			SentAt     time.Time `json:"sent_at"`
+		}{wire.Version, id, requestID, s.Revisions[device], seq, len(groups), time.Now().UTC()})
+		return string(h[:len(h)-1]) // without the closing brace
 	}
-	return chunks, nil
-}
-
-func jsonSize(v any) (int, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0, fmt.Errorf("cloudsim: encode: %w", err)
+	out := make([][]byte, len(groups))
+	for i, g := range groups {
+		b := append([]byte(hdr(i)), `,"visits":[`...)
+		for j, v := range g {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, v...)
+		}
+		out[i] = append(b, "]}"...)
 	}
-	return len(b), nil
+	return out, nil
 }

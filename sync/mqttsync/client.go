@@ -41,6 +41,11 @@ type Client struct {
 type inbound struct {
 	topic   wire.Topic
 	payload []byte
+	// For key messages, route decodes on paho's per-message goroutine, so
+	// that large snapshot chunks decode in parallel: msg is the decoded
+	// message, or err why it was rejected.
+	msg wire.Message
+	err error
 }
 
 // New returns a client; it does no I/O.
@@ -313,6 +318,16 @@ func (c *Client) route(_ mqtt.Client, m mqtt.Message) {
 	switch t {
 	case wire.TopicDelta, wire.TopicHead, wire.TopicSnapshot:
 		ch = c.keysIn
+		switch t {
+		case wire.TopicDelta:
+			in.msg = &wire.Delta{}
+		case wire.TopicHead:
+			in.msg = &wire.Head{}
+		default:
+			in.msg = &wire.SnapshotChunk{}
+		}
+		in.err = wire.Decode(in.payload, in.msg)
+		in.payload = nil
 	case wire.TopicCommand, wire.TopicPlate, wire.TopicFace:
 	default:
 		c.stats.reject(t.String() + ":unexpected")

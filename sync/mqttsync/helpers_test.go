@@ -86,17 +86,18 @@ func (d *door) grants() int {
 
 // rig is a device (store, engine, client) and a cloud on one real broker.
 type rig struct {
-	t      *testing.T
-	broker *mqtttest.Broker
-	db     *store.DB
-	dbPath string
-	door   *door
-	cloud  *cloudsim.Cloud
-	client *Client
-	opt    Options
-	events *collector
-	cancel context.CancelFunc
-	done   chan struct{}
+	t       testing.TB
+	durable bool // real fsync in the store
+	broker  *mqtttest.Broker
+	db      *store.DB
+	dbPath  string
+	door    *door
+	cloud   *cloudsim.Cloud
+	client  *Client
+	opt     Options
+	events  *collector
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func testOptions(url string) Options {
@@ -108,9 +109,13 @@ func testOptions(url string) Options {
 	}
 }
 
-func newRig(t *testing.T, bopt mqtttest.Options, tweak func(*Options)) *rig {
+func newRig(t testing.TB, bopt mqtttest.Options, tweak func(*Options)) *rig {
+	return newRigWith(t, bopt, false, tweak)
+}
+
+func newRigWith(t testing.TB, bopt mqtttest.Options, durable bool, tweak func(*Options)) *rig {
 	t.Helper()
-	r := &rig{t: t, broker: mqtttest.Start(t, bopt)}
+	r := &rig{t: t, broker: mqtttest.Start(t, bopt), durable: durable}
 	currentBroker = r.broker
 	r.dbPath = filepath.Join(t.TempDir(), "intercomd.db")
 	r.openStore()
@@ -143,7 +148,7 @@ func (r *rig) cloudTLS() *tls.Config {
 }
 
 func (r *rig) openStore() {
-	db, err := store.Open(r.dbPath, store.Options{NoSync: true})
+	db, err := store.Open(r.dbPath, store.Options{NoSync: !r.durable})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -194,7 +199,7 @@ func (r *rig) restart() {
 
 // waitFor polls cond; the network is real, so there is nothing to wait on
 // but the outcome.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

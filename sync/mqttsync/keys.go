@@ -31,8 +31,17 @@ type snapState struct {
 	id        string    // the snapshot being staged ("" until its first chunk)
 	rev       uint64
 	total     int
-	got       map[int]bool
+	got       map[int]bool // wire chunks received
+	// Wire chunks are staged in groups, one store chunk (and one fsync) per
+	// group of those that arrived together: buf holds the group, staged
+	// counts the store chunks written.
+	buf    []store.Upsert
+	bufN   int
+	staged int
 }
+
+// maxGroup bounds the wire chunks staged in one store chunk.
+const maxGroup = 32
 
 func newKeys(c *Client, rev uint64) *keys {
 	return &keys{c: c, rev: rev, held: map[uint64]*wire.Delta{}}
@@ -57,35 +66,24 @@ func (k *keys) run(ctx context.Context) {
 }
 
 func (k *keys) handle(ctx context.Context, in inbound) {
-	switch in.topic {
-	case wire.TopicDelta:
-		var d wire.Delta
-		if err := wire.Decode(in.payload, &d); err != nil {
-			k.c.reject(ctx, in.topic, wire.Class(err), err)
-			return
-		}
-		k.c.observe(d.SentAt)
-		k.delta(ctx, &d)
-	case wire.TopicHead:
-		var h wire.Head
-		if err := wire.Decode(in.payload, &h); err != nil {
-			k.c.reject(ctx, in.topic, wire.Class(err), err)
-			return
-		}
-		k.c.observe(h.SentAt)
-		k.headRev = max(k.headRev, h.Rev)
+	if in.err != nil {
+		// A bad chunk of the snapshot being staged leaves it incomplete: the
+		// chunk timeout then asks for a new one, which also paces a cloud
+		// that keeps sending bad chunks.
+		k.c.reject(ctx, in.topic, wire.Class(in.err), in.err)
+		return
+	}
+	switch m := in.msg.(type) {
+	case *wire.Delta:
+		k.c.observe(m.SentAt)
+		k.delta(ctx, m)
+	case *wire.Head:
+		k.c.observe(m.SentAt)
+		k.headRev = max(k.headRev, m.Rev)
 		k.checkGap()
-	case wire.TopicSnapshot:
-		var ch wire.SnapshotChunk
-		if err := wire.Decode(in.payload, &ch); err != nil {
-			// A bad chunk of the snapshot being staged leaves it incomplete:
-			// the chunk timeout then asks for a new one, which also paces a
-			// cloud that keeps sending bad chunks.
-			k.c.reject(ctx, in.topic, wire.Class(err), err)
-			return
-		}
-		k.c.observe(ch.SentAt)
-		k.chunk(ctx, &ch)
+	case *wire.SnapshotChunk:
+		k.c.observe(m.SentAt)
+		k.chunk(ctx, m)
 	}
 }
 
@@ -244,23 +242,38 @@ func (k *keys) chunk(ctx context.Context, ch *wire.SnapshotChunk) {
 		// The first chunk, or the cloud restarted the snapshot.
 		k.abortStaged()
 		s.id, s.rev, s.total, s.got = ch.SnapshotID, ch.Rev, ch.Total, map[int]bool{}
+		s.buf, s.bufN, s.staged = nil, 0, 0
+		k.c.log.Debug("snapshot arriving", "id", s.id, "rev", s.rev, "chunks", s.total)
 	}
 	if ch.Rev != s.rev || ch.Total != s.total {
 		k.c.reject(ctx, wire.TopicSnapshot, "invalid", fmt.Errorf("%w: snapshot %s: chunk %d says rev %d of %d chunks, first said rev %d of %d",
 			wire.ErrInvalid, s.id, ch.Seq, ch.Rev, ch.Total, s.rev, s.total))
 		return
 	}
-	if err := k.c.opt.Store.StageSnapshot(s.id, ch.Seq, upserts(ch.Records())); err != nil {
-		k.syncError(ctx, fmt.Errorf("mqttsync: stage snapshot %s chunk %d: %w", s.id, ch.Seq, err))
+	if s.got[ch.Seq] {
+		k.c.stats.add(func(st *Stats) { st.Stale++ }) // redelivered
 		return
 	}
 	s.got[ch.Seq] = true
+	s.buf = append(s.buf, upserts(ch.Records())...)
+	s.bufN++
 	s.last = k.c.opt.Now()
-	k.c.stats.add(func(st *Stats) { st.ChunksStaged++ })
-	if len(s.got) < s.total {
+	complete := len(s.got) == s.total
+	if complete || s.bufN >= maxGroup || len(k.c.keysIn) == 0 {
+		if err := k.c.opt.Store.StageSnapshot(s.id, s.staged, s.buf); err != nil {
+			k.syncError(ctx, fmt.Errorf("mqttsync: stage snapshot %s: %w", s.id, err))
+			k.request(ctx, wire.SnapRejected)
+			return
+		}
+		s.staged++
+		k.c.stats.add(func(st *Stats) { st.ChunksStaged += uint64(s.bufN) })
+		s.buf, s.bufN = nil, 0
+	}
+	if !complete {
 		return
 	}
-	res, err := k.c.opt.Store.CommitSnapshot(s.id, s.rev, s.total)
+	k.c.log.Debug("committing snapshot", "id", s.id, "chunks", s.total)
+	res, err := k.c.opt.Store.CommitSnapshot(s.id, s.rev, s.staged)
 	if err != nil {
 		k.syncError(ctx, fmt.Errorf("mqttsync: commit snapshot %s: %w", s.id, err))
 		k.request(ctx, wire.SnapRejected)
