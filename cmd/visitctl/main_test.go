@@ -191,4 +191,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
