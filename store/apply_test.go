@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -305,5 +306,52 @@ func TestMeta(t *testing.T) {
 	}
 	if got, _ := db2.DeviceConfig(); string(got) != `{"unlock_s":10}` {
 		t.Errorf("DeviceConfig = %s", got)
+	}
+}
+
+// Readers never see half a batch: while a batch moves visit 1 from its old
+// credentials to new ones, each Find sees the old or the new state.
+func TestFindDuringApply(t *testing.T) {
+	db, _ := openTest(t, Options{NoSync: true})
+	mustApply(t, db, Batch{Upserts: []Upsert{testVisit(1, 1)}})
+	oldH, newH := testHash(1, 0), testHash(1, 7)
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			vo, _, erro := db.Find(oldH)
+			vn, _, errn := db.Find(newH)
+			// Two views, so a batch may land between them; but each view
+			// alone must be a whole version.
+			if erro == nil && vo.Version != 1 && vo.Version%2 == 0 {
+				errs <- fmt.Errorf("old hash found on version %d, which dropped it", vo.Version)
+				return
+			}
+			if errn == nil && vn.Version%2 == 1 {
+				errs <- fmt.Errorf("new hash found on version %d, which lacks it", vn.Version)
+				return
+			}
+		}
+	}()
+	for v := uint64(2); v < 60; v++ {
+		u := testVisit(1, v)
+		if v%2 == 0 {
+			u.Creds = []access.Hash{newH}
+		}
+		var filler []Upsert
+		for i := range 50 {
+			filler = append(filler, testVisit(int(v)*100+i, 1))
+		}
+		mustApply(t, db, Batch{Upserts: append(filler, u)})
+	}
+	close(stop)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }

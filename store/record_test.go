@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -174,6 +175,22 @@ func FuzzDecodeLockout(f *testing.F) {
 }
 
 func FuzzParseMeta(f *testing.F) {
+	// Seeds: both meta pages of a real store, and junk.
+	path := f.TempDir() + "/seed.db"
+	db, err := Open(path, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	db.Close()
+	real, err := os.ReadFile(path)
+	if err != nil || len(real) < 8192 {
+		f.Fatalf("seed store: %d bytes, %v", len(real), err)
+	}
+	if _, ok := parseMeta(real); !ok {
+		f.Fatal("parseMeta rejects a real meta page")
+	}
+	f.Add(real[:4096])
+	f.Add(real[4096:8192])
 	f.Add(make([]byte, 80))
 	f.Add([]byte("not a bolt file at all, just some text that is long enough to read meta from it"))
 	f.Fuzz(func(t *testing.T, b []byte) {
