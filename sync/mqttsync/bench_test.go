@@ -74,17 +74,7 @@ func BenchmarkSnapshot100kApply(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	broker := mqtttest.Start(b, mqtttest.Options{})
-	cloud, err := cloudsim.Dial(b.Context(), cloudsim.Options{Broker: broker.URL(), Hasher: h, State: st})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cloud.Close()
-	db, err := store.Open(filepath.Join(b.TempDir(), "s.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	broker, _, db := benchBase(b, cloudsim.Options{Hasher: h, State: st})
 	hook, wait := appliedTo()
 	o := testOptions(broker.URL())
 	o.Store, o.Applied, o.ChunkTimeout = db, hook, 30*time.Second
@@ -177,18 +167,8 @@ func BenchmarkRevokePublishToDenied(b *testing.B) {
 
 func BenchmarkOutboxDrain(b *testing.B) {
 	const n = 100000
-	broker := mqtttest.Start(b, mqtttest.Options{})
 	col := &collector{}
-	cloud, err := cloudsim.Dial(b.Context(), cloudsim.Options{Broker: broker.URL(), OnEvents: col.add})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cloud.Close()
-	db, err := store.Open(filepath.Join(b.TempDir(), "s.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	broker, _, db := benchBase(b, cloudsim.Options{OnEvents: col.add})
 	batch := make([]access.Event, 0, 1000)
 	at := time.Now().UTC()
 	for i := range n {
@@ -222,4 +202,22 @@ func BenchmarkOutboxDrain(b *testing.B) {
 	}
 	waitFor(b, 60*time.Second, "all events at the cloud", func() bool { return col.count() >= n })
 	fmt.Printf("BENCH outbox_drain %.0f events/s\n", float64(n)/took.Seconds())
+}
+
+// benchBase starts a broker, a cloud with copt and a durable store, all
+// closed when b ends.
+func benchBase(b *testing.B, copt cloudsim.Options) (*mqtttest.Broker, *cloudsim.Cloud, *store.DB) {
+	broker := mqtttest.Start(b, mqtttest.Options{})
+	copt.Broker = broker.URL()
+	cloud, err := cloudsim.Dial(b.Context(), copt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cloud.Close)
+	db, err := store.Open(filepath.Join(b.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return broker, cloud, db
 }
