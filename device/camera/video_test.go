@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,4 +208,55 @@ func BenchmarkTimeToUnlock(b *testing.B) {
 	slices.Sort(runs)
 	fmt.Printf("BENCH qr_frames_to_decision %d frames\n", runs[len(runs)/2])
 	fmt.Printf("BENCH qr_frames_to_decision_max %d frames\n", runs[len(runs)-1])
+}
+
+// TestHTTPStream reads the test video from an HTTP server through FFmpeg,
+// as an IP camera's stream, then loses the server: the camera reports the
+// loss (its retries are tested under synctest in TestReopenWithBackoff).
+func TestHTTPStream(t *testing.T) {
+	path := testVideo(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, path)
+	}))
+	defer srv.Close()
+	states := make(chan bool, 16)
+	c, err := New(Config{Source: srv.URL + "/stream.avi", BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		OnState: func(on bool, _ error) {
+			select {
+			case states <- on:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfg.Kind != KindURL {
+		t.Fatalf("kind %v, want url", c.cfg.Kind)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	f, err := c.Next(ctx)
+	if err != nil || f.Width != 1280 || f.Height != 720 {
+		t.Fatalf("first frame over HTTP: %dx%d, %v", f.Width, f.Height, err)
+	}
+	if on := <-states; !on {
+		t.Fatal("first state is offline")
+	}
+	srv.Close()
+	select {
+	case on := <-states:
+		if on {
+			t.Fatal("online again without a server")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("loss of the stream not reported; stats %+v", c.Stats())
+	}
+	if s := c.Stats(); s.Lost < 1 || s.Frames < 1 {
+		t.Errorf("stats %+v: want frames, then the loss counted", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
