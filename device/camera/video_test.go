@@ -260,3 +260,31 @@ func TestHTTPStream(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestV4L2Device opens a real camera; it is opt-in:
+// INTERCOMD_TEST_CAMERA=/dev/video0 go test -run V4L2 ./device/camera
+func TestV4L2Device(t *testing.T) {
+	dev := os.Getenv("INTERCOMD_TEST_CAMERA")
+	if dev == "" {
+		t.Skip("set INTERCOMD_TEST_CAMERA=/dev/videoN to test a real camera")
+	}
+	c, err := New(Config{Source: dev, Width: 1280, Height: 720})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	for range 10 {
+		f, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("no frame from %s: %v (stats %+v)", dev, err, c.Stats())
+		}
+		if f.Width == 0 || len(f.Pix) < f.Width*f.Height {
+			t.Fatalf("bad frame %dx%d", f.Width, f.Height)
+		}
+	}
+	cancel()
+	<-done
+}
