@@ -172,7 +172,25 @@ func benchStore1M(b *testing.B) {
 	fmt.Printf("BENCH store_size %d MB\n", st.FileSize>>20)
 	fmt.Printf("BENCH heap_after_open %.1f MB\n", float64(mem.HeapAlloc)/(1<<20))
 
-	e := access.New(benchConfig(), db, accesstest.Hasher())
+	// The lookup alone (access.Lookup.Find), known hashes.
+	hasher := accesstest.Hasher()
+	rngF := rand.New(rand.NewPCG(3, 4))
+	hashes := make([]access.Hash, 100_000)
+	for i := range hashes {
+		hashes[i], _ = hasher.Hash(access.KindQR, fixtureQR(rngF.IntN(fixtureVisits)))
+	}
+	find := make([]time.Duration, 0, len(hashes))
+	for _, h := range hashes {
+		t := time.Now()
+		if _, _, err := db.Find(h); err != nil {
+			b.Fatal(err)
+		}
+		find = append(find, time.Since(t))
+	}
+	fmt.Printf("BENCH store_find_p50 %s us\n", us(pct(find, 0.50)))
+	fmt.Printf("BENCH store_find_p99 %s us\n", us(pct(find, 0.99)))
+
+	e := access.New(benchConfig(), db, hasher)
 	clk := access.Clock{Now: benchAt, Trusted: true}
 	rng := rand.New(rand.NewPCG(1, 2))
 	const decisions = 100_000

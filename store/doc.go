@@ -42,7 +42,12 @@
 // (group commit). A Commit returns only when its events, first-use mark and
 // lockout state are on disk: the relay may fire after that, not before.
 // Commit also settles races between concurrent first uses of a visit (see
-// Commit).
+// Commit): within a group decisions are settled in the order of their At,
+// the first-use mark keeps the earliest time, and only one decision keeps
+// FirstUse and its visit.started event.
+//
+// The daemon's shutdown order is: stop the inputs, halt the relay, let sync
+// flush the outbox, then Close (which writes what is still queued).
 //
 // # Sync: Apply and snapshots
 //
@@ -57,6 +62,13 @@
 // 0..n-1 are all there, applies them with the Apply rules, turns every live
 // visit the snapshot lacks into a tombstone, sets the revision and discards
 // all staged snapshots. AbortSnapshot discards one.
+//
+// bbolt has one writer at a time: while an Apply or CommitSnapshot runs,
+// Commit waits for it (a 100k-visit snapshot holds the writer for about a
+// second on the dev machine). Readers (Find) never wait. Sync should
+// therefore send deltas in batches of at most a few thousand visits.
+// Batches of 10k upserts or more pack their pages (bulk fill), so a store
+// loaded from a snapshot is about half the size of one grown visit by visit.
 //
 // # Outbox
 //
