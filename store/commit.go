@@ -31,6 +31,9 @@ type commitReq struct {
 // d.FirstUse) and the keypad lockout state (if d.Lockout). It returns once
 // the transaction is on disk; only then may the relay fire.
 //
+// A grant whose visit was deleted after the decision looked it up is turned
+// into a deny with ReasonVisitDeleted.
+//
 // Concurrent first uses: if a first-use mark already exists (a concurrent
 // decision committed first), the earlier mark is kept, d.FirstUse is cleared
 // and the visit.started event dropped; and if the visit is single-use and
@@ -147,6 +150,7 @@ func (db *DB) writeGroup(group []*commitReq) error {
 		var lockouts []*access.LockoutState
 		for _, r := range group {
 			if r.d != nil {
+				recheckDeleted(tx, r.d)
 				if err := applyUse(tx, r.d); err != nil {
 					return err
 				}
@@ -174,6 +178,33 @@ func (db *DB) writeGroup(group []*commitReq) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// recheckDeleted refuses a grant whose visit was deleted between the
+// decision's lookup and its commit, so that a deletion stops every
+// credential from the moment its transaction commits.
+func recheckDeleted(tx *bolt.Tx, d *access.Decision) {
+	if !d.Grant || d.VisitID == "" {
+		return
+	}
+	v := tx.Bucket(bVisits).Get([]byte(d.VisitID))
+	if len(v) < 3 || v[0] != recordFormat || !isDeleted(v) {
+		return
+	}
+	deny(d, access.ReasonVisitDeleted, "the visit was deleted before the decision committed")
+}
+
+// deny turns a granted decision into a refusal and rewrites its events.
+func deny(d *access.Decision, r access.Reason, why string) {
+	d.Grant, d.Reason, d.FirstUse = false, r, false
+	d.Events = slices.DeleteFunc(d.Events, func(e access.Event) bool { return e.Type == access.EventVisitStarted })
+	for i := range d.Events {
+		if d.Events[i].Type == access.EventAccessGranted {
+			d.Events[i].Type = access.EventAccessDenied
+			d.Events[i].Reason = r
+		}
+	}
+	d.Trace = append(d.Trace, access.Verdict{Rule: "commit", Pass: false, Detail: why})
 }
 
 // applyUse records a first-use mark and re-checks a single-use visit against
@@ -211,16 +242,7 @@ func applyUse(tx *bolt.Tx, d *access.Decision) error {
 		window = defaultUseWindow
 	}
 	if d.SingleUse && !d.At.Before(mark.Add(window)) {
-		d.Grant = false
-		d.Reason = access.ReasonSingleUseSpent
-		for i := range d.Events {
-			if d.Events[i].Type == access.EventAccessGranted {
-				d.Events[i].Type = access.EventAccessDenied
-				d.Events[i].Reason = access.ReasonSingleUseSpent
-			}
-		}
-		d.Trace = append(d.Trace, access.Verdict{Rule: "single_use_commit", Pass: false,
-			Detail: "a concurrent decision used the visit first at " + mark.Format(time.RFC3339Nano)})
+		deny(d, access.ReasonSingleUseSpent, "a concurrent decision used the visit first at "+mark.Format(time.RFC3339Nano))
 	}
 	return nil
 }

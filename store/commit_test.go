@@ -280,3 +280,25 @@ func TestCloseFlushesPendingCommits(t *testing.T) {
 		t.Errorf("commit of a dry run: %v, want ErrInvalid", err)
 	}
 }
+
+func TestCommitRefusesGrantOfVisitDeletedMeanwhile(t *testing.T) {
+	db, e, cred := singleUseFixture(t)
+	d := e.Decide(cred, access.Clock{Now: t0.Add(time.Hour), Trusted: true})
+	if !d.Grant {
+		t.Fatalf("decision: %s", d.Reason)
+	}
+	mustApply(t, db, Batch{Deletes: []Delete{{"visit-1", 2}}})
+	if err := db.Commit(t.Context(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Grant || d.Reason != access.ReasonVisitDeleted || d.FirstUse {
+		t.Errorf("after commit: grant %v reason %s first %v, want denied visit_deleted", d.Grant, d.Reason, d.FirstUse)
+	}
+	out := outboxEvents(t, db)
+	if len(out) != 1 || out[0].Type != access.EventAccessDenied || out[0].Reason != access.ReasonVisitDeleted {
+		t.Errorf("outbox %+v, want one access.denied visit_deleted", out)
+	}
+	if _, first, _ := db.Find(mustHash(t, cred)); !first.IsZero() {
+		t.Errorf("a refused decision set the first use: %v", first)
+	}
+}
