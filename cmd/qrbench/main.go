@@ -7,24 +7,33 @@
 // "file expected-text", or, without truth.txt, each image NAME.ext beside a
 // NAME.txt holding the exact expected text (zxing's test-suite layout).
 //
-// What is measured, and how:
-//   - qr_ms_mean, qr_ms_p99: latency of Decoder.Decode on one frame already in
-//     memory as gray bytes (as frames arrive from the camera), one core, one
-//     frame at a time, decoder state reset between frames (they are unrelated
-//     images, so region-of-interest tracking cannot help).
+// What is measured, and how. The machine may be shared, so per-frame
+// figures are CPU time (getrusage of this process, or of the ZXingReader
+// child), which a neighbour's load barely changes; wall-clock twins are
+// printed beside them.
+//   - qr_ms_mean, qr_ms_p99: CPU time of Decoder.Decode on one frame already
+//     in memory as gray bytes (as frames arrive from the camera), one frame
+//     at a time, decoder state reset between frames (they are unrelated
+//     images, so region-of-interest tracking cannot help). qr_ms_mean_wall
+//     and qr_ms_p99_wall are the same in wall time.
 //   - qr_ms_mean_all: the same with DecodeAll, which also searches for a
-//     second code once one is found (what the Reader does, after it has sent
-//     the first code's credential).
+//     second code once one is found (the Reader does this after it has sent
+//     the first code's credential; ZXingReader also looks for every code).
 //   - qr_set_s: wall time to read (JPEG decode) and decode every file with a
-//     pool of -workers decoders, one per core: the set's throughput, directly
-//     comparable with qr_set_s_zxingcpp.
-//   - qr_set_s_zxingcpp: wall time of one ZXingReader process over all files
-//     (-format QRCode; it also decodes the JPEGs, on one core). Process start
-//     is included; it is about 2 ms, measured and reported as
-//     qr_start_ms_zxingcpp.
-//   - qr_ms_mean_zxingcpp: ZXingReader's per-frame decode time without JPEG
+//     pool of -workers decoders (default: one per core): the set's
+//     throughput, to compare with qr_set_s_zxingcpp (one process, one core,
+//     JPEG decoding included). qr_set_cpu_s and qr_set_cpu_s_zxingcpp are
+//     their CPU seconds.
+//   - qr_ms_mean_zxingcpp: ZXingReader's CPU time per frame without JPEG
 //     decoding: one process over PGM copies of the frames, minus its start
-//     time, divided by the frame count. Compare it with qr_ms_mean.
+//     (qr_start_ms_zxingcpp, measured on a blank 64x64 image), divided by
+//     the frame count. Compare it with qr_ms_mean.
+//   - qr_ms_mean_nocode, qr_ms_p99_nocode, qr_false_decodes: the decoder on
+//     frames without a code (-neg DIR, or DIR/neg when present), the steady
+//     load of a door camera.
+//
+// ZXingReader runs with -format QRCode: with every format enabled, Debian's
+// zxing-cpp 1.4 aborts on some frames (std::out_of_range).
 //
 // Every figure is also printed as "BENCH name value unit".
 package main
