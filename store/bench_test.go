@@ -75,9 +75,16 @@ func ensureFixture(b *testing.B) string {
 		}
 		h := accesstest.Hasher()
 		ups := make([]Upsert, fixtureVisits)
-		for i := range ups {
-			ups[i] = fixtureVisit(h, i)
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(ups); i += workers {
+					ups[i] = fixtureVisit(h, i)
+				}
+			})
 		}
+		wg.Wait()
 		if _, err := db.Apply(Batch{Revision: 1, Upserts: ups}); err != nil {
 			b.Fatal(err)
 		}
