@@ -44,7 +44,9 @@
 // Commit also settles races between concurrent first uses of a visit (see
 // Commit): within a group decisions are settled in the order of their At,
 // the first-use mark keeps the earliest time, and only one decision keeps
-// FirstUse and its visit.started event.
+// FirstUse and its visit.started event. A grant whose visit was deleted
+// after its lookup is refused at commit (visit_deleted), so a deletion takes
+// effect the moment its transaction commits.
 //
 // The daemon's shutdown order is: stop the inputs, halt the relay, let sync
 // flush the outbox, then Close (which writes what is still queued).
