@@ -36,6 +36,7 @@ type Client struct {
 	conn mqtt.Client // nil while disconnected
 
 	newestServer atomic.Int64 // UnixNano of the newest server time seen
+	persisted    atomic.Int64 // UnixNano of the newest server time written to the store
 }
 
 type inbound struct {
@@ -343,20 +344,37 @@ func (c *Client) route(_ mqtt.Client, m mqtt.Message) {
 	}
 }
 
-// observe records a server time from a cloud message.
+// observe records a server time from a cloud message. The store gets it
+// when it is at least ServerTimeStep newer than what it has, so that every
+// delta does not cost an extra fsync; clock trust tolerates minutes.
 func (c *Client) observe(t time.Time) {
 	if t.IsZero() {
 		return
 	}
+	n := t.UnixNano()
 	for {
 		old := c.newestServer.Load()
-		if t.UnixNano() <= old || c.newestServer.CompareAndSwap(old, t.UnixNano()) {
+		if n <= old || c.newestServer.CompareAndSwap(old, n) {
 			break
 		}
 	}
+	if n-c.persisted.Load() < int64(c.opt.ServerTimeStep) {
+		return
+	}
 	if _, err := c.opt.Store.ObserveServerTime(t); err != nil {
 		c.log.Error("record server time", "err", err)
+		return
 	}
+	c.persisted.Store(n)
+}
+
+// NewestServerTime is the newest server time seen in cloud messages since
+// Run started (zero if none); the store holds it to within ServerTimeStep.
+func (c *Client) NewestServerTime() time.Time {
+	if n := c.newestServer.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // reject counts and reports bad input.

@@ -22,7 +22,13 @@ type keys struct {
 	gapSince time.Time              // zero: no open gap
 	headRev  uint64
 	snap     *snapState // the outstanding snapshot request, nil if none
+	// timeouts counts snapshot requests in a row that went unanswered; the
+	// wait doubles with each (up to maxSnapWait), so that a cloud outage
+	// costs neither a request storm nor an event flood.
+	timeouts int
 }
+
+const maxSnapWait = 5 * time.Minute
 
 type snapState struct {
 	requestID string
@@ -210,17 +216,28 @@ func (k *keys) abortStaged() {
 
 func (k *keys) tick(ctx context.Context, now time.Time) {
 	switch {
-	case k.snap != nil && now.Sub(k.snap.last) >= k.c.opt.ChunkTimeout:
-		what := "no answer to snapshot request"
-		if k.snap.id != "" {
-			what = fmt.Sprintf("snapshot %s stalled with %d of %d chunks", k.snap.id, len(k.snap.got), k.snap.total)
-		}
+	case k.snap != nil && now.Sub(k.snap.last) >= k.snapWait():
 		k.c.stats.add(func(s *Stats) { s.SnapshotTimeouts++ })
-		k.syncError(ctx, fmt.Errorf("mqttsync: %s after %v; asking again", what, k.c.opt.ChunkTimeout))
+		if k.snap.id != "" {
+			k.syncError(ctx, fmt.Errorf("mqttsync: snapshot %s stalled with %d of %d chunks after %v; asking again",
+				k.snap.id, len(k.snap.got), k.snap.total, k.snapWait()))
+		} else if k.timeouts == 0 {
+			k.syncError(ctx, fmt.Errorf("mqttsync: no answer to snapshot request after %v; asking again with backoff", k.snapWait()))
+		}
+		k.timeouts++
 		k.request(ctx, wire.SnapTimeout)
 	case k.snap == nil && !k.gapSince.IsZero() && now.Sub(k.gapSince) >= k.c.opt.GapWait:
 		k.request(ctx, wire.SnapGap)
 	}
+}
+
+// snapWait is how long the outstanding snapshot may go without a chunk.
+func (k *keys) snapWait() time.Duration {
+	w := k.c.opt.ChunkTimeout
+	for range min(k.timeouts, 10) {
+		w *= 2
+	}
+	return min(w, max(maxSnapWait, k.c.opt.ChunkTimeout))
 }
 
 func (k *keys) chunk(ctx context.Context, ch *wire.SnapshotChunk) {
@@ -279,7 +296,7 @@ func (k *keys) chunk(ctx context.Context, ch *wire.SnapshotChunk) {
 		k.request(ctx, wire.SnapRejected)
 		return
 	}
-	k.snap = nil
+	k.snap, k.timeouts = nil, 0
 	k.rev = res.Revision
 	k.c.log.Info("snapshot applied", "id", s.id, "rev", k.rev, "upserted", res.Upserted, "deleted", res.Deleted)
 	k.c.stats.add(func(st *Stats) { st.SnapshotsApplied++; st.Revision = k.rev })

@@ -87,6 +87,7 @@ type Options struct {
 	ChunkTimeout   time.Duration // how long a snapshot may go without a chunk; default 10 s
 	Heartbeat      time.Duration // status interval, default 60 s
 	OutboxPoll     time.Duration // outbox poll when idle (Kick wakes it at once); default 200 ms
+	ServerTimeStep time.Duration // server time is written to the store when it advanced this much; default 10 s
 
 	BatchEvents int // events per message, default 256 (and always within wire.MaxPayload)
 	InFlight    int // event messages awaiting PUBACK, default 32
@@ -133,6 +134,7 @@ func (o *Options) defaults() error {
 	def(&o.ChunkTimeout, 10*time.Second)
 	def(&o.Heartbeat, time.Minute)
 	def(&o.OutboxPoll, 200*time.Millisecond)
+	def(&o.ServerTimeStep, 10*time.Second)
 	def(&o.MaxReadAge, 30*time.Second)
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 256
