@@ -143,8 +143,7 @@ func rssAnonMB(b *testing.B, pid int) float64 {
 
 // BenchmarkSimToRelay measures, in-process, from the last input byte or
 // edge to the relay output changing: sim_pin_to_relay (the '#' key frame
-// written to the pty) and sim_card_to_relay (the last Wiegand edge; includes
-// the sim's 100 ms end-of-frame floor).
+// written to the pty) and sim_card_to_relay (the last Wiegand edge).
 func BenchmarkSimToRelay(b *testing.B) {
 	s, err := demo.Prepare(b.TempDir())
 	if err != nil {

@@ -112,7 +112,10 @@ func (h *hardware) openSim(cfg *Config, runDir string) error {
 	s.rex = pinstest.NewInput("sim-rex", rexLevel(cfg, false))
 	h.dpi, h.rex = s.dpi, s.rex
 	s.edges = pinstest.NewEdges()
-	s.tx = &pinstest.Transmitter{Edges: s.edges, Jitter: 0.1}
+	// Ahead queues each frame's edges with their real-time stamps, as the
+	// kernel buffers them: a sim goroutine descheduled on a loaded machine
+	// cannot split a frame, which real reader hardware never does.
+	s.tx = &pinstest.Transmitter{Edges: s.edges, Jitter: 0.1, Ahead: true}
 	h.edges = s.edges
 	path := filepath.Join(runDir, fmt.Sprintf("ttyTD63-%d", os.Getpid()))
 	os.Remove(path)

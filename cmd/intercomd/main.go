@@ -273,14 +273,7 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 	cfg := d.cfg
 	if d.hw.edges != nil && (cfg.Wiegand.Enabled || d.hw.sim != nil) {
 		creds := make(chan access.Credential, 16)
-		eofMin := cfg.Wiegand.EOFMin.Duration
-		if d.hw.sim != nil {
-			// The simulated transmitter sleeps between bits; on a loaded
-			// machine a goroutine can be descheduled for tens of ms and split a frame, which
-			// a real reader's hardware timing never does.
-			eofMin = max(eofMin, simWiegandEOF)
-		}
-		d.wiegand = wiegand.New(wiegand.Config{EOFMin: eofMin, EOFMax: max(eofMin, cfg.Wiegand.EOFMax.Duration)},
+		d.wiegand = wiegand.New(wiegand.Config{EOFMin: cfg.Wiegand.EOFMin.Duration, EOFMax: cfg.Wiegand.EOFMax.Duration},
 			d.hw.edges, creds, d.emitAsync, d.log.With("part", "wiegand"))
 		goRun(wg, "wiegand", func() error { return d.wiegand.Run(ctx) })
 		goRun(wg, "wiegand-decide", func() error {
@@ -303,9 +296,6 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 		}
 	}
 }
-
-// simWiegandEOF is the end-of-frame floor in simulation mode.
-const simWiegandEOF = 100 * time.Millisecond
 
 // runEmulator keeps the simulated keypad attached to the pty's far end.
 func runEmulator(ctx context.Context, s *simHardware) error {
