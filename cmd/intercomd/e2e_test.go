@@ -139,3 +139,27 @@ func TestStartLocksBeforeAnything(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicInAPartLocks: a panic in a part's goroutine halts the relay
+// before it propagates.
+func TestPanicInAPartLocks(t *testing.T) {
+	s, err := demo.Prepare(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, ctl, _ := startDaemon(t, s)
+	if err := ctl.Relay(t.Context(), localapi.RelayUnlock, 0); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	recovered := make(chan any, 1)
+	d.spawnWith(&wg, "panicky", func() error { panic("part failed") }, func(r any) { recovered <- r })
+	wg.Wait()
+	if r := <-recovered; r != "part failed" {
+		t.Fatalf("panic value %v not passed on", r)
+	}
+	if l, _ := d.hw.sim.relay.Level(); l != lockedLevel(d.cfg) {
+		t.Errorf("relay at %v after a panic, want locked", l)
+	}
+}

@@ -23,7 +23,11 @@ func (d *daemon) emitAsync(e access.Event) {
 	select {
 	case d.emitq <- e:
 	default:
-		d.pipe.emit(e)
+		if d.pipe != nil {
+			d.pipe.emit(e)
+			return
+		}
+		d.emitq <- e // before the pipeline exists nothing drains yet; wait
 	}
 }
 

@@ -102,6 +102,7 @@ type daemon struct {
 	clock   *clockSource
 
 	emitq  chan access.Event
+	errs   chan error // a part that stopped with an error
 	link   *cloudLink
 	socket *localapi.Server
 
@@ -208,18 +209,8 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	inCtx, stopInputs := context.WithCancel(ctx)
 	defer stopInputs()
 	var inputs, services sync.WaitGroup
-	errs := make(chan error, 16)
-	goRun := func(wg *sync.WaitGroup, name string, f func() error) {
-		wg.Go(func() {
-			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-				d.log.Error("part stopped", "part", name, "err", err)
-				select {
-				case errs <- fmt.Errorf("%s: %w", name, err):
-				default:
-				}
-			}
-		})
-	}
+	d.errs = make(chan error, 16)
+	goRun := d.spawn
 	goRun(&inputs, "door", func() error { return d.door.Run(inCtx) })
 	d.startReaders(inCtx, &inputs, goRun)
 	if err := d.startCamera(inCtx, runDir, &inputs, goRun); err != nil {
@@ -254,7 +245,7 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 
 	select {
 	case <-ctx.Done():
-	case err = <-errs:
+	case err = <-d.errs:
 	}
 
 	// Fail-secure shutdown: stop the inputs, halt the relay, flush the
@@ -295,6 +286,34 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 			goRun(wg, "td63sim", func() error { return runEmulator(ctx, s) })
 		}
 	}
+}
+
+// spawn runs a part in its own goroutine on wg. A part that fails stops the
+// daemon; a part that panics locks the door before the panic goes on.
+func (d *daemon) spawn(wg *sync.WaitGroup, name string, f func() error) {
+	d.spawnWith(wg, name, f, nil)
+}
+
+// spawnWith is spawn with a hook that, if set, receives a panic after the
+// door is halted instead of letting it crash the process (tests only).
+func (d *daemon) spawnWith(wg *sync.WaitGroup, name string, f func() error, onPanic func(any)) {
+	wg.Go(func() {
+		if onPanic != nil {
+			defer func() {
+				if r := recover(); r != nil {
+					onPanic(r)
+				}
+			}()
+		}
+		defer d.door.HaltOnPanic()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("part stopped", "part", name, "err", err)
+			select {
+			case d.errs <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	})
 }
 
 // runEmulator keeps the simulated keypad attached to the pty's far end.
