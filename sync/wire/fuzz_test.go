@@ -62,3 +62,21 @@ func FuzzParseTopic(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseDaily(f *testing.F) {
+	for _, s := range []string{"", "09:00-17:00", "22:00-06:30", "00:00-24:00", "24:00-01:00", "9:00-17:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		from, to, err := ParseDaily(s)
+		if err != nil {
+			return
+		}
+		if from < 0 || from > 1439 || to < 0 || to > 1440 {
+			t.Fatalf("ParseDaily(%q) = %d, %d out of range", s, from, to)
+		}
+		if s != "" && FormatDaily(from, to) != s {
+			t.Fatalf("ParseDaily(%q) does not round-trip: %q", s, FormatDaily(from, to))
+		}
+	})
+}

@@ -136,7 +136,7 @@ func ParseDaily(s string) (from, to int, err error) {
 }
 
 func parseClock(s string, end bool) (int, error) {
-	if len(s) != 5 || s[2] != ':' {
+	if len(s) != 5 || s[2] != ':' || !digits(s[:2]) || !digits(s[3:]) {
 		return 0, invalid("daily", "%q is not HH:MM", s)
 	}
 	h, err1 := strconv.Atoi(s[:2])
@@ -145,6 +145,15 @@ func parseClock(s string, end bool) (int, error) {
 		return 0, invalid("daily", "%q is not a time of day", s)
 	}
 	return h*60 + m, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // FormatDaily is the inverse of ParseDaily; from == to gives "".
