@@ -152,6 +152,9 @@ func TestPanicInAPartLocks(t *testing.T) {
 	if err := ctl.Relay(t.Context(), localapi.RelayUnlock, 0); err != nil {
 		t.Fatal(err)
 	}
+	if l, _ := d.hw.sim.relay.Level(); l == lockedLevel(d.cfg) {
+		t.Fatal("relay did not unlock")
+	}
 	var wg sync.WaitGroup
 	recovered := make(chan any, 1)
 	d.spawnWith(&wg, "panicky", func() error { panic("part failed") }, func(r any) { recovered <- r })
