@@ -131,6 +131,11 @@ func Open(path string, opt Options) (*DB, error) {
 		if err := checkFile(path); err != nil {
 			return nil, err
 		}
+		if !opt.SyncFreelist {
+			if err := walkFile(path, opt.Timeout); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if opt.InitialMmapSize == 0 {
 		// Map well past the file so that growth rarely remaps: a remap
@@ -164,25 +169,85 @@ func openBolt(path string, opt Options) (bdb *bolt.DB, err error) {
 		}
 	}()
 	bdb, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opt.Timeout,
+		Timeout:         lockWait(opt.Timeout),
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  !opt.SyncFreelist,
 		NoSync:          opt.NoSync,
 		InitialMmapSize: opt.InitialMmapSize,
 	})
+	if err != nil {
+		return nil, boltOpenErr(path, err)
+	}
+	return bdb, nil
+}
+
+// lockWait leaves part of the timeout for finding the lock's holder, so that
+// a locked Open fails within Options.Timeout.
+func lockWait(t time.Duration) time.Duration {
+	if t > 200*time.Millisecond {
+		return t - 100*time.Millisecond
+	}
+	return t
+}
+
+// boltOpenErr maps bbolt's open errors to the package's sentinels.
+func boltOpenErr(path string, err error) error {
 	switch {
-	case err == nil:
-		return bdb, nil
 	case errors.Is(err, bolterrors.ErrTimeout):
 		if h := lockHolder(path); h != "" {
-			return nil, fmt.Errorf("store: open %s: held by %s: %w", path, h, ErrLocked)
+			return fmt.Errorf("store: open %s: held by %s: %w", path, h, ErrLocked)
 		}
-		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
+		return fmt.Errorf("store: open %s: %w", path, ErrLocked)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
 		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
-		return nil, fmt.Errorf("store: open %s: %v: %w", path, err, ErrCorrupt)
+		return fmt.Errorf("store: open %s: %v: %w", path, err, ErrCorrupt)
 	}
-	return nil, fmt.Errorf("store: open %s: %w", path, err)
+	return fmt.Errorf("store: open %s: %w", path, err)
+}
+
+// walkFile reads every page of an existing file through a read-only bbolt
+// handle, in this goroutine, under recover. bbolt's read-write open rebuilds
+// the freelist (NoFreelistSync) by walking the tree in a goroutine of its
+// own, where a garbage page would crash the process; this walk finds such a
+// page first and reports it as ErrCorrupt.
+func walkFile(path string, timeout time.Duration) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var bdb *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: open %s: %v: %w", path, r, ErrCorrupt)
+		}
+		if bdb != nil {
+			closeQuietly(bdb)
+		}
+	}()
+	bdb, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockWait(timeout)})
+	if err != nil {
+		bdb = nil
+		return boltOpenErr(path, err)
+	}
+	return bdb.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			walkBucket(b)
+			return nil
+		})
+	})
+}
+
+func walkBucket(b *bolt.Bucket) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				walkBucket(nb)
+			}
+		}
+	}
+}
+
+func closeQuietly(bdb *bolt.DB) {
+	defer func() { _ = recover() }()
+	_ = bdb.Close()
 }
 
 // initSchema checks the schema of an existing store and initialises an empty
