@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -66,7 +67,11 @@ func (w *outboxWriter) save() error {
 			w.n--
 			w.drops++
 		}
-		w.db.log.Warn("store: outbox full, dropped oldest events", "dropped", w.drops, "max", max)
+		// Log when the total reaches a new power of two, not at every commit
+		// of a full outbox.
+		if total := w.dropped + w.drops; bits.Len64(total) != bits.Len64(w.dropped) {
+			w.db.log.Warn("store: outbox full, dropping oldest events", "dropped_total", total, "max", max)
+		}
 	}
 	if err := w.meta.Put(kOutboxLen, u64(w.n)); err != nil {
 		return err
