@@ -65,6 +65,7 @@ type Decoder struct {
 	roi     image.Rectangle // where the last code was, in frame pixels
 	roiTTL  int             // frames the roi is still tried
 	cands   []Point         // finder-like points of this frame, in frame pixels
+	half    Gray            // this frame at half resolution, once made
 	regions []image.Rectangle
 	hits    [numStages]uint64
 	spent   [numStages]time.Duration
@@ -109,6 +110,7 @@ func (d *Decoder) Decode(g Gray) ([]Symbol, error) {
 	}
 	d.cands = d.cands[:0]
 	d.regions = d.regions[:0]
+	d.half = Gray{}
 	for _, st := range d.stages {
 		t := time.Now()
 		s, ok := d.try(st, g)
@@ -133,13 +135,13 @@ func (d *Decoder) try(st Stage, g Gray) (Symbol, bool) {
 			return d.at(d.roi.Min, g.Sub(d.roi), 1)
 		}
 	case StageHalf:
-		if h, ok := d.pp.scaled(g, 2); ok {
+		if h, ok := d.halved(g); ok {
 			return d.at(image.Point{}, h, 2)
 		}
 	case StageCLAHE:
 		// Contrast normalisation is for dim or washed-out frames, or where
 		// something finder-like was seen but not decoded.
-		if h, ok := d.pp.scaled(g, 2); ok && (len(d.cands) > 0 || lowContrast(h)) {
+		if h, ok := d.halved(g); ok && (len(d.cands) > 0 || lowContrast(h)) {
 			if e, ok := d.pp.equalized(h); ok {
 				return d.at(image.Point{}, e, 2)
 			}
@@ -168,6 +170,19 @@ func (d *Decoder) try(st Stage, g Gray) (Symbol, bool) {
 		}
 	}
 	return Symbol{}, false
+}
+
+// halved returns g at half resolution, made once per frame (prep keeps the
+// pixels until the next frame's).
+func (d *Decoder) halved(g Gray) (Gray, bool) {
+	if d.half.Pix == nil {
+		h, ok := d.pp.scaled(g, 2)
+		if !ok {
+			return Gray{}, false
+		}
+		d.half = h
+	}
+	return d.half, true
 }
 
 // lowContrast reports whether most of g's pixels (5th to 95th percentile,

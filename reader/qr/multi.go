@@ -34,7 +34,7 @@ func (d *Decoder) DecodeMore(g Gray, found []Symbol) []Symbol {
 	}
 	for len(syms) < maxCodes {
 		mask(work, syms[len(syms)-1])
-		d.cands, d.regions = d.cands[:0], d.regions[:0]
+		d.cands, d.regions, d.half = d.cands[:0], d.regions[:0], Gray{}
 		var found bool
 		for _, st := range []Stage{StageHalf, StageCrop} {
 			if s, ok := d.try(st, work); ok && !seen(syms, s.Text) {
