@@ -49,6 +49,9 @@ func TestHelperDaemon(t *testing.T) {
 		os.Exit(2)
 	}
 	go cl.Run(context.Background())
+	if os.Getenv(helperEnv+"_KEYS_ONLY") != "" {
+		select {} // only sync keys, until killed
+	}
 	progress := filepath.Join(dir, "progress")
 	next := 0
 	if b, err := os.ReadFile(progress); err == nil {
@@ -89,16 +92,7 @@ func TestEventsSurviveKillsAndRestarts(t *testing.T) {
 	}
 	defer cloud.Close()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$")
-		cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperEnv+"_BROKER="+broker.URL())
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		cmd.Stderr = t.Output()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startHelper(t, dir, broker.URL()) }
 	kills, restarts := 0, 0
 	for kills < 20 || restarts < 20 {
 		child := start()
@@ -133,4 +127,18 @@ func TestEventsSurviveKillsAndRestarts(t *testing.T) {
 		t.Fatalf("cloud has %d distinct events, want %d", len(col.order), streamEvents)
 	}
 	t.Logf("%d kills, %d broker restarts, %d duplicates (same id)", kills, restarts, col.dups)
+}
+
+// startHelper starts TestHelperDaemon as a child process on the store in
+// dir; extra environment settings select its mode.
+func startHelper(t *testing.T, dir, url string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$")
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+dir, helperEnv+"_BROKER="+url), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = t.Output()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }

@@ -1,8 +1,6 @@
 package mqttsync
 
 import (
-	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -69,12 +67,7 @@ func TestStatusAndLastWill(t *testing.T) {
 	nextState(t, ch, wire.StateOffline)
 
 	// A killed daemon: the broker publishes the last will.
-	child := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$")
-	child.Env = append(os.Environ(), helperEnv+"="+t.TempDir(), helperEnv+"_BROKER="+r.broker.URL())
-	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	child := startHelper(t, t.TempDir(), r.broker.URL(), helperEnv+"_KEYS_ONLY=1")
 	nextState(t, ch, wire.StateOnline)
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
