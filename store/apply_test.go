@@ -295,12 +295,7 @@ func TestMeta(t *testing.T) {
 	if err := db.SetDeviceConfig([]byte(`{"unlock_s":10}`)); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	db2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{})
 	if got, _ := db2.NewestServerTime(); !got.Equal(t0.Add(time.Second)) {
 		t.Errorf("NewestServerTime = %v, want %v", got, t0.Add(time.Second))
 	}

@@ -85,12 +85,7 @@ func TestCommitGroupsConcurrentCallers(t *testing.T) {
 		t.Errorf("%d transactions for %d concurrent commits: no group commit", groups, workers*each+workers*each/10)
 	}
 	t.Logf("%d commits in %d transactions", workers*each+workers*each/10, groups)
-	db.Close()
-	db2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{})
 	if n, _ := db2.OutboxLen(); n != len(events) {
 		t.Errorf("after reopen OutboxLen = %d, want %d", n, len(events))
 	}
@@ -215,12 +210,7 @@ func TestCommitPersistsLockout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-	db2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{})
 	got, err := db2.LockoutStates()
 	if err != nil {
 		t.Fatal(err)
@@ -254,11 +244,7 @@ func TestCloseFlushesPendingCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	db2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{})
 	have := map[string]bool{}
 	for _, e := range outboxEvents(t, db2) {
 		have[e.ID] = true

@@ -62,3 +62,15 @@ func mustApply(t testing.TB, db *DB, b Batch) Result {
 	}
 	return res
 }
+
+// reopen closes db and opens its file again, failing the test on error.
+func reopen(t *testing.T, db *DB, path string, opt Options) *DB {
+	t.Helper()
+	db.Close()
+	db2, err := Open(path, opt)
+	if err != nil {
+		t.Fatalf("reopen %s: %v", path, err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	return db2
+}

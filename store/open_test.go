@@ -22,11 +22,7 @@ func TestOpenFreshAndReopen(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{})
 	st, err := db2.Stats()
 	if err != nil {
 		t.Fatal(err)

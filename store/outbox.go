@@ -84,21 +84,7 @@ func (w *outboxWriter) save() error {
 
 // Peek returns up to n of the oldest outbox entries, in sequence order. They
 // stay in the outbox until acknowledged.
-func (db *DB) Peek(n int) ([]Entry, error) {
-	var out []Entry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bOutbox).Cursor()
-		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
-			seq, err := decodeU64(k)
-			if err != nil {
-				continue
-			}
-			out = append(out, Entry{Seq: seq, Data: bytes.Clone(v)})
-		}
-		return nil
-	})
-	return out, err
-}
+func (db *DB) Peek(n int) ([]Entry, error) { return db.PeekAfter(0, n) }
 
 // PeekAfter is Peek starting after sequence number seq, for a sender that
 // keeps several entries in flight.

@@ -27,12 +27,7 @@ func TestOutboxBoundDropsOldest(t *testing.T) {
 	if len(events) != 10 || events[0].ID != "e015" || events[9].ID != "e024" {
 		t.Fatalf("outbox = %d events %v…, want e015..e024", len(events), events)
 	}
-	db.Close()
-	db2, err := Open(path, Options{OutboxMax: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
+	db2 := reopen(t, db, path, Options{OutboxMax: 10})
 	st, _ := db2.Stats()
 	if st.Dropped != 15 || st.OutboxDepth != 10 {
 		t.Errorf("after reopen: dropped %d depth %d, want 15 and 10", st.Dropped, st.OutboxDepth)
