@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/skip2/go-qrcode"
 
@@ -58,11 +56,7 @@ func (d *daemon) startCamera(ctx context.Context, runDir string, wg *sync.WaitGr
 	d.qr = qr.New(qr.Config{HoldOff: cfg.Camera.HoldOff.Duration, Workers: cfg.Camera.Workers, Logger: d.log.With("part", "qr")})
 	creds := make(chan access.Credential, 8)
 	goRun(wg, "camera", func() error { return cam.Run(ctx) })
-	var frames qr.Source = cam
-	if d.hw.sim != nil {
-		frames = injected{cam}
-	}
-	goRun(wg, "qr", func() error { return d.qr.Run(ctx, frames, creds) })
+	goRun(wg, "qr", func() error { return d.qr.Run(ctx, cam, creds) })
 	goRun(wg, "qr-decide", func() error {
 		for {
 			select {
@@ -74,24 +68,6 @@ func (d *daemon) startCamera(ctx context.Context, runDir string, wg *sync.WaitGr
 		}
 	})
 	return nil
-}
-
-// injected is the simulated camera: its directory is empty, so once it has
-// "ended" it only delivers frames that the technician or the demo inject.
-type injected struct{ c *camera.Camera }
-
-func (s injected) Next(ctx context.Context) (qr.Frame, error) {
-	for {
-		f, err := s.c.Next(ctx)
-		if !errors.Is(err, camera.ErrClosed) {
-			return f, err
-		}
-		select {
-		case <-ctx.Done():
-			return qr.Frame{}, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 // CameraSnapshot returns a JPEG of the camera's latest frame with any QR
