@@ -20,7 +20,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	rev, _ := r.db.Revision()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	ghost := `{"id":"ghost","version":1,"start":"2026-01-01T00:00:00Z","end":"2036-01-01T00:00:00Z","intercoms":["door-1"],"creds":[{"kind":"pin","hash":"` + strings.Repeat("ab", 32) + `"}]}`
@@ -49,9 +49,9 @@ func TestBadInput(t *testing.T) {
 			if err := r.cloud.PublishRaw("intercom/"+device+"/"+c.topic, []byte(c.payload), false); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 5*time.Second, "counter "+c.counter, func() bool { return r.client.Stats().Rejected[c.counter] > before })
+			waitFor(t, 15*time.Second, "counter "+c.counter, func() bool { return r.client.Stats().Rejected[c.counter] > before })
 			if c.event != "" {
-				waitFor(t, 5*time.Second, "an input.rejected event with "+c.event, func() bool {
+				waitFor(t, 15*time.Second, "an input.rejected event with "+c.event, func() bool {
 					return r.events.find(access.EventBadInput, c.topic+": ") && r.events.find(access.EventBadInput, c.event)
 				})
 			}
@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 	if err := r.cloud.PublishRaw(wire.TopicDelta.Name(device), []byte(fmt.Sprintf(`{"v":1,"rev":%d,"prev_rev":%d,"sent_at":"%s","upserts":[%s]}`, rev, rev-1, now, ghost)), false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the stale delta to be counted", func() bool { return r.client.Stats().Stale > stale })
+	waitFor(t, 15*time.Second, "the stale delta to be counted", func() bool { return r.client.Stats().Stale > stale })
 
 	// A snapshot with a missing chunk: chunk 0 of 2 is staged, chunk 1 never
 	// comes. It times out, is discarded (the ghost never appears) and a new
@@ -85,12 +85,12 @@ func TestBadInput(t *testing.T) {
 	if err := r.cloud.PublishRaw(wire.TopicSnapshot.Name(device), []byte(chunk), false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the snapshot timeout", func() bool { return r.client.Stats().SnapshotTimeouts > timeouts })
-	waitFor(t, 5*time.Second, "the sync.error event", func() bool { return r.events.find(access.EventSync, "snapshot half stalled with 1 of 2 chunks") })
+	waitFor(t, 15*time.Second, "the snapshot timeout", func() bool { return r.client.Stats().SnapshotTimeouts > timeouts })
+	waitFor(t, 15*time.Second, "the sync.error event", func() bool { return r.events.find(access.EventSync, "snapshot half stalled with 1 of 2 chunks") })
 	if _, _, err := r.db.Visit("ghost"); err == nil {
 		t.Fatal("a half snapshot was applied")
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	pin := access.Credential{Kind: access.KindPIN, Value: "8642", Reader: "keypad0", At: time.Now()}
 	if d := r.door.eng.Decide(pin, access.Clock{Now: time.Now(), Trusted: true}); !d.Grant || d.VisitID != v.ID {
 		t.Errorf("after all that, the visit's PIN: %v %s", d.Reason, d.VisitID)

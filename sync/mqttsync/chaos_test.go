@@ -81,6 +81,6 @@ func TestConvergenceUnderChaos(t *testing.T) {
 	r.converge(20 * time.Second)
 	// The last daemon's own start snapshot must agree too.
 	waitFor(t, 20*time.Second, "the last daemon's snapshot", func() bool { return r.client.Stats().SnapshotsApplied > 0 })
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	t.Logf("last daemon: %+v", r.client.Stats())
 }

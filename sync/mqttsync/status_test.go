@@ -54,7 +54,7 @@ func TestStatusAndLastWill(t *testing.T) {
 	if _, err := r.cloud.Create(spec(cloudsim.Secrets{PIN: "2468"})); err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	ch := watchStatus(t, r.broker.URL())
 	s := nextState(t, ch, wire.StateOnline)
 	for s.Revision != 1 || s.CacheSize != 1 {
@@ -81,7 +81,7 @@ func TestPlateAndFaceReads(t *testing.T) {
 	if _, err := r.cloud.Create(spec(cloudsim.Secrets{Plate: "B XY 123", Face: "subj-0042"})); err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	now := time.Now().UTC()
 	reads := []struct {
 		topic wire.Topic
@@ -96,7 +96,7 @@ func TestPlateAndFaceReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "three decisions", func() bool { return r.client.Stats().Reads == 3 })
+	waitFor(t, 15*time.Second, "three decisions", func() bool { return r.client.Stats().Reads == 3 })
 	r.door.mu.Lock()
 	defer r.door.mu.Unlock()
 	want := []struct {

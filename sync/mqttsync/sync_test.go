@@ -19,14 +19,14 @@ func TestSyncConverges(t *testing.T) {
 		}
 		ids = append(ids, v.ID)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	if err := r.cloud.Delete(ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.cloud.Update(ids[1], func(v *cloudsim.Visit) { v.End = v.End.Add(time.Hour); v.Daily = "08:00-18:00" }); err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	v, _, err := r.db.Visit(ids[0])
 	if err != nil || !v.Deleted {
 		t.Errorf("deleted visit: %+v, %v; want a tombstone", v, err)
@@ -43,7 +43,7 @@ func TestSyncConverges(t *testing.T) {
 	}
 	r.openStore()
 	r.start()
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	if s := r.client.Stats(); s.SnapshotsApplied == 0 {
 		t.Errorf("no snapshot after a restart: %+v", s)
 	}
@@ -55,7 +55,7 @@ func TestRevokeDenies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	pin := access.Credential{Kind: access.KindPIN, Value: "4711", Reader: "keypad0", At: time.Now()}
 	if d := r.door.Decide(t.Context(), pin); !d.Grant {
 		t.Fatalf("before delete: %v, want a grant", d.Reason)
@@ -63,12 +63,12 @@ func TestRevokeDenies(t *testing.T) {
 	if err := r.cloud.Delete(v.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the deleted visit's PIN to be refused", func() bool {
+	waitFor(t, 15*time.Second, "the deleted visit's PIN to be refused", func() bool {
 		d := r.door.eng.Decide(pin, access.Clock{Now: time.Now(), Trusted: true})
 		return !d.Grant && d.Reason == access.ReasonVisitDeleted
 	})
 	// The decisions' events reach the cloud through the outbox.
-	waitFor(t, 5*time.Second, "the grant event at the cloud", func() bool { return r.events.find(access.EventAccessGranted, "") })
+	waitFor(t, 15*time.Second, "the grant event at the cloud", func() bool { return r.events.find(access.EventAccessGranted, "") })
 }
 
 func TestCommands(t *testing.T) {
@@ -78,8 +78,8 @@ func TestCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
-	waitFor(t, 5*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
+	r.converge(15 * time.Second)
+	waitFor(t, 15*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
 	ctx := t.Context()
 	on := true
 	cases := []struct {
@@ -123,7 +123,7 @@ func TestStaleWebUnlockDoesNotOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 	r.stop() // offline; the broker keeps the session and queues for it
 	now := time.Now()
 	if err := r.cloud.Publish(wire.TopicCommand.Name(device), &wire.Command{Type: wire.CmdWebUnlock, RequestID: "stale-0000001",
@@ -134,8 +134,8 @@ func TestStaleWebUnlockDoesNotOpen(t *testing.T) {
 	r.opt.Now = func() time.Time { return time.Now().Add(time.Minute) }
 	r.openStore()
 	r.start()
-	waitFor(t, 5*time.Second, "the refusal", func() bool { return r.client.Stats().CommandsRefused == 1 })
-	waitFor(t, 5*time.Second, "the command.result event", func() bool { return r.events.find(access.EventCommand, "stale-0000001: refused (expired)") })
+	waitFor(t, 15*time.Second, "the refusal", func() bool { return r.client.Stats().CommandsRefused == 1 })
+	waitFor(t, 15*time.Second, "the command.result event", func() bool { return r.events.find(access.EventCommand, "stale-0000001: refused (expired)") })
 	if g := r.door.grants(); g != 0 {
 		t.Fatalf("a stale web unlock opened the door %d times", g)
 	}
@@ -145,13 +145,13 @@ func TestStaleWebUnlockDoesNotOpen(t *testing.T) {
 // daemon restart: the persisted horizon refuses it.
 func TestReplayAcrossRestart(t *testing.T) {
 	r := newRig(t, mqtttestOptions(), nil)
-	waitFor(t, 5*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
+	waitFor(t, 15*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
 	cmd := wire.Command{Type: wire.CmdRemoteUnlock, RequestID: "replay-000001", IssuedAt: time.Now().UTC(), ExpiresAt: time.Now().Add(time.Minute).UTC()}
 	if res, err := r.cloud.Command(t.Context(), device, cmd); err != nil || res.Status != wire.StatusOK {
 		t.Fatalf("first: %+v %v", res, err)
 	}
 	r.restart()
-	waitFor(t, 5*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
+	waitFor(t, 15*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
 	res, err := r.cloud.Command(t.Context(), device, cmd)
 	if err != nil || res.Status != wire.StatusRefused || res.Reason != wire.RefusedReplayed {
 		t.Fatalf("replay after restart: %+v %v; want refused/replayed", res, err)

@@ -35,7 +35,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	if _, err := r.cloud.Create(spec(cloudsim.Secrets{PIN: "1357"})); err != nil {
 		t.Fatal(err)
 	}
-	r.converge(5 * time.Second)
+	r.converge(15 * time.Second)
 
 	other, err := mqtttest.NewCA("someone else")
 	if err != nil {
