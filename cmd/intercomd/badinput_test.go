@@ -437,7 +437,7 @@ func (e *badEnv) socket(ctx context.Context, t *testing.T, c badCase, in []byte)
 	in = fixContentLength(in)
 	path := e.s.Socket
 	if c.has("as") != nil {
-		return e.asNobody(ctx, t, path, in)
+		return asNobody(ctx, t, path, in)
 	}
 	conn, err := net.Dial("unix", path)
 	if err != nil {
@@ -504,7 +504,7 @@ func fixContentLength(in []byte) []byte {
 // asNobody sends the request from a child process running as uid/gid 65534
 // through the socket opened up to everyone (0666, its directory 0755): only
 // the peer-credential check stands between that user and the daemon.
-func (e *badEnv) asNobody(ctx context.Context, t *testing.T, path string, in []byte) outcome {
+func asNobody(ctx context.Context, t *testing.T, path string, in []byte) outcome {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a child as another user")
 	}

@@ -31,7 +31,7 @@ var daemonFixtureOnce sync.Once
 // daemonFixture builds (once, cached in os.TempDir()) a store of 1M visits
 // with 3M credentials, hashed with accesstest.SiteKey.
 func daemonFixture(b *testing.B) string {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("intercomd-daemon-1m-s%d-v1.db", store.SchemaVersion))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("intercomd-daemon-1m-s%d-v2.db", store.SchemaVersion))
 	daemonFixtureOnce.Do(func() {
 		if _, err := os.Stat(path); err == nil {
 			return

@@ -166,3 +166,29 @@ func TestPanicInAPartLocks(t *testing.T) {
 		t.Errorf("relay at %v after a panic, want locked", l)
 	}
 }
+
+// TestQuickRestarts starts and stops the daemon at once, repeatedly: every
+// part must stop promptly even when it has only just started (a keypad read
+// that was never unblocked once hung shutdown).
+func TestQuickRestarts(t *testing.T) {
+	s, err := demo.Prepare(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 10 {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"--sim", "--config", s.Config}, io.Discard, io.Discard) }()
+		time.Sleep(time.Duration(i*15) * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d did not stop within 10 s", i)
+		}
+	}
+}

@@ -253,8 +253,10 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	sdnotify.Notify("STOPPING=1")
 	d.log.Info("shutting down")
 	stopInputs()
-	inputs.Wait()
-	d.door.Halt()
+	d.door.Halt() // at once: a reader that is slow to stop must not hold the door
+	if !waitFor(&inputs, 5*time.Second) {
+		d.log.Error("inputs did not stop within 5 s; continuing shutdown")
+	}
 	services.Wait()
 	d.flushEmitter()
 	return err
@@ -285,6 +287,18 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 		if s := d.hw.sim; s != nil {
 			goRun(wg, "td63sim", func() error { return runEmulator(ctx, s) })
 		}
+	}
+}
+
+// waitFor waits for wg, at most d; it reports whether wg finished.
+func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
 	}
 }
 
