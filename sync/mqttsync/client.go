@@ -275,7 +275,7 @@ loop:
 func (c *Client) publishStatus(cl mqtt.Client, state string) mqtt.Token {
 	st := wire.Status{Device: c.opt.Device, State: state, At: c.opt.Now().UTC()}
 	if s, err := c.opt.Store.Stats(); err == nil {
-		st.Revision, st.CacheSize, st.OutboxDepth, st.OutboxDropped = s.Revision, int(s.Visits), int(s.OutboxDepth), s.Dropped
+		st.Revision, st.CacheSize, st.OutboxDepth, st.OutboxDropped, st.Quarantined = s.Revision, int(s.Visits), int(s.OutboxDepth), s.Dropped, s.Quarantined
 	}
 	if c.opt.Handler != nil {
 		h := c.opt.Handler.Health()

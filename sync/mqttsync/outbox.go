@@ -7,6 +7,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/intercomd/intercomd/access"
 	"github.com/intercomd/intercomd/sync/wire"
 )
 
@@ -104,6 +105,8 @@ func (c *Client) nextBatch(cl mqtt.Client, last *uint64, buf *[]byte) (flight, i
 			}
 			c.stats.add(func(s *Stats) { s.Quarantined++ })
 			c.log.Error("outbox entry quarantined", "seq", e.Seq, "err", err)
+			c.event(context.Background(), access.Event{Type: access.EventSync, Reader: "outbox",
+				Detail: fmt.Sprintf("outbox entry %d quarantined: %v", e.Seq, err)})
 			*last = e.Seq
 			taken++
 			continue

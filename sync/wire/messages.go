@@ -664,7 +664,8 @@ type Status struct {
 	Revision      uint64            `json:"revision"`
 	CacheSize     int               `json:"cache_size"`
 	OutboxDepth   int               `json:"outbox_depth"`
-	OutboxDropped uint64            `json:"outbox_dropped,omitempty"`
+	OutboxDropped uint64            `json:"outbox_dropped,omitempty"` // dropped because the outbox was full
+	Quarantined   uint64            `json:"quarantined,omitempty"`    // events that could never be sent
 	ClockTrusted  bool              `json:"clock_trusted"`
 	ClockWhy      string            `json:"clock_why,omitempty"`
 	Lockdown      bool              `json:"lockdown"`
