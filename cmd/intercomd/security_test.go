@@ -344,6 +344,9 @@ func TestClockBehindServerTimeRefuses(t *testing.T) {
 	if err := cloud.Publish(wire.TopicHead.Name(s.Device), &wire.Head{V: 1, Rev: rev, SentAt: ahead}, false); err != nil {
 		t.Fatal(err)
 	}
+	if !waitUntil(ctx, 10*time.Second, func() bool { st, _ := r.d.db.NewestServerTime(); return !st.Before(ahead.Add(-time.Second)) }) {
+		t.Fatal("the head's server time was not recorded")
+	}
 	if _, err := cloud.Create(cloudsim.Spec{Intercoms: []string{s.Device}, Start: now, End: now.Add(time.Hour), GenPIN: true}); err != nil {
 		t.Fatal(err)
 	}
