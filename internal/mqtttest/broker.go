@@ -24,7 +24,13 @@ type Options struct {
 	TLS       bool // TLS listener with client certificates required
 	Persist   bool // keep sessions and queued messages across Stop/Restart
 	MaxQueued int  // queued messages per offline client session; default 1000000
+	// Users, if set, turns anonymous access off and allows only these
+	// username/password pairs (a password file made with mosquitto_passwd).
+	Users map[string]string
 }
+
+// MosquittoPasswd is the password file tool.
+var MosquittoPasswd = "/usr/bin/mosquitto_passwd"
 
 // Broker is a running (or stopped) mosquitto. Its methods are safe for
 // concurrent use.
@@ -115,7 +121,24 @@ func (b *Broker) writeCerts() error {
 func (b *Broker) writeConfig() error {
 	var c strings.Builder
 	fmt.Fprintf(&c, "listener %d 127.0.0.1\n", b.port)
-	c.WriteString("allow_anonymous true\nset_tcp_nodelay true\n")
+	if len(b.opt.Users) > 0 {
+		pw := filepath.Join(b.dir, "passwd")
+		first := true
+		for u, p := range b.opt.Users {
+			args := []string{"-b", pw, u, p}
+			if first {
+				args = append([]string{"-c"}, args...)
+				first = false
+			}
+			if out, err := exec.Command(MosquittoPasswd, args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("mqtttest: mosquitto_passwd: %v: %s", err, out)
+			}
+		}
+		fmt.Fprintf(&c, "allow_anonymous false\npassword_file %s\n", pw)
+	} else {
+		c.WriteString("allow_anonymous true\n")
+	}
+	c.WriteString("set_tcp_nodelay true\n")
 	fmt.Fprintf(&c, "max_queued_messages %d\nmax_inflight_messages 0\n", b.opt.MaxQueued)
 	if b.opt.Persist {
 		fmt.Fprintf(&c, "persistence true\npersistence_location %s/\nautosave_interval 0\n", b.dir)
