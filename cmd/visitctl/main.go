@@ -154,14 +154,19 @@ func (g *global) hasher() (*access.Hasher, error) {
 	return access.NewHasher(key)
 }
 
-// cloud connects to the broker if one is given (nil otherwise).
+// cloud connects to the broker if one is given (nil otherwise). Only serve
+// keeps a broker session (client id "visitctl-serve"); every other command
+// is a short-lived client with a clean session, which leaves nothing behind.
 func (g *global) cloud(ctx context.Context, h *access.Hasher, serve bool, onEvents func(string, *wire.EventBatch)) (*cloudsim.Cloud, error) {
 	if g.broker == "" {
 		return nil, nil
 	}
-	opt := cloudsim.Options{Broker: g.broker, Hasher: h, File: &cloudsim.File{Path: g.state}, Serve: &serve,
+	opt := cloudsim.Options{Broker: g.broker, Hasher: h, File: &cloudsim.File{Path: g.state}, Serve: &serve, Ephemeral: !serve,
 		OnEvents: onEvents, Username: g.username, Password: g.password,
 		Logger: slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if serve {
+		opt.ClientID = "visitctl-serve"
+	}
 	if g.caFile != "" {
 		t, err := mqttsync.TLSFiles(g.caFile, g.certFile, g.keyPEM)
 		if err != nil {
@@ -474,8 +479,6 @@ func runEvents(ctx context.Context, g *global, args []string) error {
 			}
 		}
 	}
-	// A client id of its own, with a persistent session, so that a
-	// restarted follower gets what it missed.
 	cl, err := g.cloud(ctx, nil, false, onEvents)
 	if err != nil {
 		return err

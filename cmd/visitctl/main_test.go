@@ -191,3 +191,37 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestEventsFollow prints each event once, even when its batch arrives
+// twice (at-least-once delivery).
+func TestEventsFollow(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	_, g := setup(t)
+	g = append(g, "--broker", b.URL())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), append(g, "events", "--for", "3s", "--json"), &out, &bytes.Buffer{})
+	}()
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("door-1"))
+	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer cl.Disconnect(0)
+	batch := must(wire.Encode(&wire.EventBatch{Device: "door-1", Events: []access.Event{
+		{ID: "0123456789abcdef0123456789abcdef", Type: access.EventAccessGranted, At: time.Now().UTC(), Reason: access.ReasonGranted, Kind: "pin", Reader: "keypad0"},
+		{ID: "fedcba9876543210fedcba9876543210", Type: access.EventDoorOpened, At: time.Now().UTC(), Reader: "dpi0"},
+	}}))
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) { // until the follower is subscribed, and then some
+		cl.Publish("intercom/door-1/events", 1, false, batch).WaitTimeout(time.Second)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"type":"access.granted"`) || !strings.Contains(lines[1], `"device":"door-1"`) {
+		t.Fatalf("events output (want each event once, in order):\n%s", out.String())
+	}
+}

@@ -18,8 +18,12 @@ import (
 
 // Options configure a Cloud. Zero values mean the documented defaults.
 type Options struct {
-	Broker             string // required
-	ClientID           string // default "cloudsim-" + random
+	Broker   string // required
+	ClientID string // default "cloudsim-" + random
+	// Ephemeral uses a clean session: nothing is queued for this client
+	// while it is away, and the broker forgets it on disconnect. For
+	// short-lived tools; a long-lived cloud keeps its session.
+	Ephemeral          bool
 	TLS                *tls.Config
 	Username, Password string
 	Hasher             *access.Hasher // required to create or update visits
@@ -65,7 +69,7 @@ func Dial(ctx context.Context, opt Options) (*Cloud, error) {
 	o := mqtt.NewClientOptions().AddBroker(opt.Broker).SetClientID(opt.ClientID).
 		// Ordered delivery keeps event batches in arrival order; route never
 		// blocks (a snapshot is answered on a goroutine of its own).
-		SetCleanSession(false).SetOrderMatters(true).SetAutoReconnect(true).
+		SetCleanSession(opt.Ephemeral).SetOrderMatters(true).SetAutoReconnect(true).
 		SetMaxReconnectInterval(time.Second).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetKeepAlive(10 * time.Second).SetWriteTimeout(5 * time.Second).
 		SetOnConnectHandler(c.onConnect)

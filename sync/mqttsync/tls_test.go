@@ -98,3 +98,42 @@ func brokerOf(t *testing.T, url string) *mqtttest.Broker {
 	}
 	return b
 }
+
+// TestTLSCertificateRotation: the client certificate is read from its files
+// at every handshake, so a rotated certificate is used on the next
+// reconnect without a restart.
+func TestTLSCertificateRotation(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, caFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "c.key"), filepath.Join(dir, "ca.pem")
+	install := func(ca *mqtttest.CA, notAfter time.Time) {
+		c, err := ca.Issue(device, time.Now().Add(-48*time.Hour), notAfter, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(certFile, c.CertPEM, 0o600)
+		os.WriteFile(keyFile, c.KeyPEM, 0o600)
+	}
+	r := newRig(t, mqtttest.Options{TLS: true}, func(o *Options) {
+		ca := brokerOf(t, o.Broker).CA()
+		os.WriteFile(caFile, ca.CertPEM(), 0o600)
+		install(ca, time.Now().Add(time.Hour))
+		var err error
+		if o.TLS, err = TLSFiles(caFile, certFile, keyFile); err != nil {
+			t.Fatal(err)
+		}
+		o.TLS.ServerName = "127.0.0.1"
+	})
+	waitFor(t, 15*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
+	// An expired certificate in the files: the next handshake fails.
+	install(r.broker.CA(), time.Now().Add(-time.Hour))
+	failures := r.client.Stats().ConnectFailures
+	r.broker.Kill()
+	r.broker.Start()
+	waitFor(t, 15*time.Second, "refused reconnects with the expired certificate", func() bool { return r.client.Stats().ConnectFailures >= failures+2 })
+	if r.client.Stats().Connected {
+		t.Fatal("connected with an expired certificate")
+	}
+	// A renewed one: the client picks it up by itself.
+	install(r.broker.CA(), time.Now().Add(time.Hour))
+	waitFor(t, 15*time.Second, "the reconnection with the renewed certificate", func() bool { return r.client.Stats().Connected })
+}
