@@ -58,6 +58,9 @@ type RelayConfig struct {
 	REXPin        string   `toml:"rex_pin"`         // request-to-exit input; optional
 	REXActiveHigh bool     `toml:"rex_active_high"` // default: pressed = low (button to ground, pull-up)
 	REXInLockdown bool     `toml:"rex_in_lockdown"` // let REX unlock during lockdown; default no (egress is mechanical)
+	REXReportOnly bool     `toml:"rex_report_only"` // REX only raises door.rex (doors with mechanical egress)
+	RelockOnClose bool     `toml:"relock_on_close"` // relock as soon as an unlocked door closes again
+	Debounce      Duration `toml:"debounce"`        // door inputs must hold a level this long; default 20ms
 }
 
 // WiegandConfig is the card reader.
@@ -67,6 +70,11 @@ type WiegandConfig struct {
 	D1Pin   string   `toml:"d1_pin"`  // e.g. "GPIO6"
 	EOFMin  Duration `toml:"eof_min"` // adaptive end of frame clamp, default 3ms
 	EOFMax  Duration `toml:"eof_max"` // default 100ms
+	// Prefer37 picks the 37-bit layout: "h10304" (facility + card, default)
+	// or "h10302" (card only); the bits cannot tell them apart.
+	Prefer37   string   `toml:"prefer37"`
+	Raw        string   `toml:"raw"`         // other lengths: "parity" (default), "no_parity" or "reject"
+	PINTimeout Duration `toml:"pin_timeout"` // keypad bursts: pause that discards an entry; default 5s
 }
 
 // KeypadConfig is the TD63 keypad.
@@ -363,6 +371,22 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := defaultRange("wiegand.eof_max", &w.EOFMax, 100*time.Millisecond, w.EOFMin.Duration, time.Second); err != nil {
+		return err
+	}
+	switch w.Prefer37 {
+	case "", "h10304", "h10302":
+	default:
+		return bad("wiegand.prefer37", "must be h10304 or h10302, not %q", w.Prefer37)
+	}
+	switch w.Raw {
+	case "", "parity", "no_parity", "reject":
+	default:
+		return bad("wiegand.raw", "must be parity, no_parity or reject, not %q", w.Raw)
+	}
+	if err := defaultRange("wiegand.pin_timeout", &w.PINTimeout, 5*time.Second, time.Second, time.Minute); err != nil {
+		return err
+	}
+	if err := defaultRange("relay.debounce", &r.Debounce, 20*time.Millisecond, time.Millisecond, time.Second); err != nil {
 		return err
 	}
 	if w.Enabled && c.Hardware == "device" && (w.D0Pin == "" || w.D1Pin == "") {

@@ -151,6 +151,9 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 		DPIOpenLow:    cfg.Relay.DPIOpenLow,
 		REXActiveHigh: cfg.Relay.REXActiveHigh,
 		REXInLockdown: cfg.Relay.REXInLockdown,
+		NoREXUnlock:   cfg.Relay.REXReportOnly,
+		RelockOnClose: cfg.Relay.RelockOnClose,
+		Debounce:      cfg.Relay.Debounce.Duration,
 	}, d.hw.relay, d.hw.dpi, d.hw.rex, d.emitAsync, d.log.With("part", "relay"))
 	if err != nil {
 		return err
@@ -266,7 +269,7 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 	cfg := d.cfg
 	if d.hw.edges != nil && (cfg.Wiegand.Enabled || d.hw.sim != nil) {
 		creds := make(chan access.Credential, 16)
-		d.wiegand = wiegand.New(wiegand.Config{EOFMin: cfg.Wiegand.EOFMin.Duration, EOFMax: cfg.Wiegand.EOFMax.Duration},
+		d.wiegand = wiegand.New(wiegandConfig(cfg),
 			d.hw.edges, creds, d.emitAsync, d.log.With("part", "wiegand"))
 		goRun(wg, "wiegand", func() error { return d.wiegand.Run(ctx) })
 		goRun(wg, "wiegand-decide", func() error {
@@ -288,6 +291,22 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 			goRun(wg, "td63sim", func() error { return runEmulator(ctx, s) })
 		}
 	}
+}
+
+// wiegandConfig maps the file's [wiegand] table onto the reader's config.
+func wiegandConfig(cfg *Config) wiegand.Config {
+	w := cfg.Wiegand
+	c := wiegand.Config{EOFMin: w.EOFMin.Duration, EOFMax: w.EOFMax.Duration, PINTimeout: w.PINTimeout.Duration}
+	if w.Prefer37 != "" {
+		c.Decode.Prefer37, _ = wiegand.ParseFormat(w.Prefer37) // validated with the config
+	}
+	switch w.Raw {
+	case "no_parity":
+		c.Decode.Raw = wiegand.RawNoParity
+	case "reject":
+		c.Decode.Raw = wiegand.RawReject
+	}
+	return c
 }
 
 // waitFor waits for wg, at most d; it reports whether wg finished.
