@@ -72,3 +72,41 @@ func TestHungBroker(t *testing.T) {
 	}
 	r.converge(15 * time.Second)
 }
+
+// TestDuplicateClientIDNoStorm: two daemons configured with the same device
+// id kick each other off the broker; the backoff after each loss keeps this
+// from becoming a reconnect storm.
+func TestDuplicateClientIDNoStorm(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	var clients []*Client
+	done := make(chan error, 2)
+	for range 2 {
+		db, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		o := testOptions(b.URL())
+		o.Store = db
+		cl, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cl)
+		go func() { done <- cl.Run(ctx) }()
+	}
+	time.Sleep(3 * time.Second) // a storm would be hundreds of connects by now
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	total := clients[0].Stats().Connects + clients[1].Stats().Connects
+	// MaxBackoff is 300 ms in tests: at most ~3 s / 150 ms per client.
+	if total < 2 || total > 50 {
+		t.Errorf("%d connects in 3 s between two clients with one id", total)
+	}
+	t.Logf("%d connects", total)
+}

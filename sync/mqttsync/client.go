@@ -31,6 +31,7 @@ type Client struct {
 	actIn    chan inbound // commands, plate and face reads
 	resyncIn chan wire.SnapshotReason
 	kick     chan struct{}
+	loopsEnd <-chan struct{} // closed when Run's loops stop; set by Run
 
 	mu   sync.Mutex
 	conn mqtt.Client // nil while disconnected
@@ -99,6 +100,9 @@ func (c *Client) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loops, stop := context.WithCancel(ctx)
 	defer func() { stop(); wg.Wait() }()
+	c.mu.Lock()
+	c.loopsEnd = loops.Done()
+	c.mu.Unlock()
 	k := newKeys(c, rev)
 	wg.Go(func() { k.run(loops) })
 	wg.Go(func() { c.actions(loops) })
@@ -119,7 +123,6 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		attempt = 0
 		reason := wire.SnapshotReason("")
 		switch {
 		case first:
@@ -128,10 +131,27 @@ func (c *Client) Run(ctx context.Context) error {
 			reason = wire.SnapSessionLost
 		}
 		first = false
+		began := time.Now()
 		c.session(ctx, cl, lost, reason)
+		// Back off after a loss too: a connection that keeps dropping at
+		// once (another client with our id, a broker refusing us after
+		// CONNACK) must not become a reconnect storm, and a fleet that lost
+		// its broker must not return in lockstep.
+		if time.Since(began) >= stableSession {
+			attempt = 0
+		}
+		wait := Backoff(attempt, c.opt.MinBackoff, c.opt.MaxBackoff, jitter())
+		attempt++
+		if !sleep(ctx, wait) {
+			break
+		}
 	}
 	return nil
 }
+
+// stableSession is how long a connection must last for the reconnect
+// backoff to start again from MinBackoff.
+const stableSession = time.Minute
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -337,8 +357,12 @@ func (c *Client) route(_ mqtt.Client, m mqtt.Message) {
 	// Block (paho's per-message goroutine) rather than drop: a dropped
 	// delta would only cost a snapshot, but a dropped command would go
 	// unanswered. The loops drain quickly.
+	c.mu.Lock()
+	end := c.loopsEnd
+	c.mu.Unlock()
 	select {
 	case ch <- in:
+	case <-end: // Run is over
 	case <-time.After(c.opt.WriteTimeout * 2):
 		c.stats.reject(t.String() + ":overload")
 	}
