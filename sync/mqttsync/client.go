@@ -97,6 +97,13 @@ func (c *Client) Run(ctx context.Context) error {
 		return err
 	}
 	c.stats.add(func(s *Stats) { s.Revision = rev })
+	// Expiry checks compare with the newest server time ever seen, not
+	// just this run's: a device that boots with a wrong clock still
+	// refuses a command that expired before its last shutdown.
+	if t, err := c.opt.Store.NewestServerTime(); err == nil && !t.IsZero() {
+		c.newestServer.Store(t.UnixNano())
+		c.persisted.Store(t.UnixNano())
+	}
 	var wg sync.WaitGroup
 	loops, stop := context.WithCancel(ctx)
 	defer func() { stop(); wg.Wait() }()
@@ -392,8 +399,9 @@ func (c *Client) observe(t time.Time) {
 	c.persisted.Store(n)
 }
 
-// NewestServerTime is the newest server time seen in cloud messages since
-// Run started (zero if none); the store holds it to within ServerTimeStep.
+// NewestServerTime is the newest server time seen in cloud messages (or
+// found in the store at start; zero if none). The store holds it to within
+// ServerTimeStep.
 func (c *Client) NewestServerTime() time.Time {
 	if n := c.newestServer.Load(); n != 0 {
 		return time.Unix(0, n)

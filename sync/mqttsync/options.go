@@ -28,6 +28,7 @@ type Store interface {
 	Quarantine(seq uint64, why string) error
 	Append(ctx context.Context, events ...access.Event) error
 	ObserveServerTime(t time.Time) (bool, error)
+	NewestServerTime() (time.Time, error)
 	Stats() (store.Stats, error)
 }
 

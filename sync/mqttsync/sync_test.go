@@ -157,3 +157,36 @@ func TestReplayAcrossRestart(t *testing.T) {
 		t.Fatalf("replay after restart: %+v %v; want refused/replayed", res, err)
 	}
 }
+
+// TestExpiredCommandWithWrongClock: a device that boots with its clock at
+// 1971 still refuses an expired command, by the newest server time its
+// store remembers from before.
+func TestExpiredCommandWithWrongClock(t *testing.T) {
+	r := newRig(t, mqtttestOptions(), nil)
+	tok := "webtoken-wrong-clock-check"
+	v, err := r.cloud.Create(spec(cloudsim.Secrets{WebToken: tok}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.converge(15 * time.Second)
+	r.stop()
+	r.opt.Now = func() time.Time { return time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC) }
+	r.openStore()
+	if _, err := r.db.ObserveServerTime(time.Now()); err != nil { // as the last run left it
+		t.Fatal(err)
+	}
+	r.start()
+	waitFor(t, 15*time.Second, "the connection", func() bool { return r.client.Stats().Connected })
+	now := time.Now().UTC()
+	res, err := r.cloud.Command(t.Context(), device, wire.Command{Type: wire.CmdWebUnlock, VisitID: v.ID, Token: tok,
+		IssuedAt: now.Add(-2 * time.Minute), ExpiresAt: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != wire.StatusRefused || res.Reason != wire.RefusedExpired {
+		t.Fatalf("result %+v, want refused/expired", res)
+	}
+	if g := r.door.grants(); g != 0 {
+		t.Fatalf("door opened %d times", g)
+	}
+}
