@@ -18,6 +18,7 @@
 // Usage:
 //
 //	visitctl [global flags] create --name Ada --email ada@example.com --intercom front-door --pin --qr [--web] [--card[=FC:CN]] [--plate ABC123] [--single-use] [--start RFC3339|+1h] [--end RFC3339|+4h] [--days mon,tue] [--daily 09:00-17:00] [--png file] [--json]
+//	visitctl [global flags] update ID [--start T] [--end T] [--days mon,tue|all] [--daily 09:00-17:00|all] [--pin P] [--plate P]
 //	visitctl [global flags] delete ID
 //	visitctl [global flags] list [--json]
 //	visitctl [global flags] events [--follow] [--device D] [--json]

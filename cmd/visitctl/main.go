@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	cmds := map[string]func(context.Context, *global, []string) error{
-		"create": runCreate, "delete": runDelete, "list": runList, "events": runEvents,
+		"create": runCreate, "update": runUpdate, "delete": runDelete, "list": runList, "events": runEvents,
 		"unlock": runUnlock, "lockdown": runLockdown, "config": runConfig, "resync": runResync, "serve": runServe,
 	}
 	f, ok := cmds[cmd]
@@ -342,6 +342,81 @@ func runCreate(ctx context.Context, g *global, args []string) error {
 	if cl == nil {
 		fmt.Fprintln(w, "(not published: no --broker; a running visitctl serve will announce it)")
 	}
+	return nil
+}
+
+func runUpdate(ctx context.Context, g *global, args []string) error {
+	var start, end, days, daily, pin, plate string
+	fs, err := g.sub("update", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&start, "start", "", "new start: RFC 3339 or +duration")
+		fs.StringVar(&end, "end", "", "new end: RFC 3339 or +duration")
+		fs.StringVar(&days, "days", "", "new weekdays, e.g. mon,tue (\"all\" clears)")
+		fs.StringVar(&daily, "daily", "", "new daily window, e.g. 09:00-17:00 (\"all\" clears)")
+		fs.StringVar(&pin, "pin", "", "new PIN")
+		fs.StringVar(&plate, "plate", "", "new plate")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: visitctl update ID [--start T] [--end T] [--days D] [--daily HH:MM-HH:MM] [--pin P] [--plate P]")
+	}
+	h, err := g.hasher()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var perr error
+	change := func(v *cloudsim.Visit) {
+		if start != "" {
+			t, err := parseWhen(start, now)
+			perr = errors.Join(perr, err)
+			v.Start = t.UTC()
+		}
+		if end != "" {
+			t, err := parseWhen(end, now)
+			perr = errors.Join(perr, err)
+			v.End = t.UTC()
+		}
+		switch days {
+		case "":
+		case "all":
+			v.Days = nil
+		default:
+			v.Days = strings.Split(days, ",")
+		}
+		switch daily {
+		case "":
+		case "all":
+			v.Daily = ""
+		default:
+			v.Daily = daily
+		}
+		if pin != "" {
+			v.Secrets.PIN = pin
+		}
+		if plate != "" {
+			v.Secrets.Plate = plate
+		}
+	}
+	id := fs.Arg(0)
+	cl, err := g.cloud(ctx, h, false, nil)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		defer cl.Close()
+		err = cl.Update(id, change)
+	} else {
+		err = (&cloudsim.File{Path: g.state}).Update(func(st *cloudsim.State) error {
+			_, err := st.Update(h, id, change)
+			return err
+		})
+	}
+	if err = errors.Join(perr, err); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "updated %s\n", id)
 	return nil
 }
 

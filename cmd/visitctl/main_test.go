@@ -79,6 +79,16 @@ func TestCreateJSONAndQR(t *testing.T) {
 	if !strings.Contains(list, c.VisitID) || strings.Contains(list, c.PIN) {
 		t.Errorf("list = %q; want the visit and no secret", list)
 	}
+	visitctl(t, append(g, "update", c.VisitID, "--end", "+72h", "--pin=97531", "--daily", "all")...)
+	h2, _ := access.NewHasher([]byte("intercomd-test-site-key-32-bytes"))
+	newPIN, _ := h2.Hash(access.KindPIN, "97531")
+	st2, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+	if !strings.Contains(string(st2), newPIN.String()) || strings.Contains(string(st2), want.String()) {
+		t.Error("update did not replace the PIN hash")
+	}
+	if list := visitctl(t, append(g, "list", "--json")...); !strings.Contains(list, `"version":2`) || strings.Contains(list, `"daily"`) {
+		t.Errorf("after update: %s", list)
+	}
 	visitctl(t, append(g, "delete", c.VisitID)...)
 	if list := visitctl(t, append(g, "list")...); strings.Contains(list, c.VisitID+" ") {
 		t.Errorf("deleted visit still listed: %q", list)
@@ -100,6 +110,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"create", "--intercom", "d", "--pin", "--daily", "9-5"},                 // bad window
 		{"create", "--intercom", "d", "--pin", "--start", "+2h", "--end", "+1h"}, // end before start
 		{"delete", "nope"},
+		{"update", "nope", "--pin=12345"},
 		{"frobnicate"},
 	} {
 		var out, errb bytes.Buffer
