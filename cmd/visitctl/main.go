@@ -559,14 +559,15 @@ func runEvents(ctx context.Context, g *global, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	listen := ctx
 	if !follow {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, wait)
+		listen, cancel = context.WithTimeout(ctx, wait)
 		defer cancel()
 	}
 	for {
 		select {
-		case <-ctx.Done():
+		case <-listen.Done():
 			return nil
 		case l := <-lines:
 			id, line, _ := strings.Cut(l, "\x00")
