@@ -72,6 +72,9 @@ func (d *daemon) record(first access.Event) {
 	if err := d.db.Append(ctx, batch...); err != nil {
 		d.log.Error("events not recorded", "n", len(batch), "err", err)
 	}
+	if d.pipe.kick != nil {
+		d.pipe.kick()
+	}
 	d.bus.publish(batch...)
 }
 

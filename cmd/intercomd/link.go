@@ -46,8 +46,8 @@ func (d *daemon) newCloudLink() (*cloudLink, error) {
 			return nil
 		},
 		Applied: func(uint64) {
-			if t, err := d.db.NewestServerTime(); err == nil {
-				d.clock.observe(t)
+			if d.link != nil {
+				d.clock.observe(d.link.client.NewestServerTime())
 			}
 			d.lastSync.Store(time.Now().UnixNano())
 		},

@@ -208,6 +208,15 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 	}
 	d.pipe = &pipeline{engine: d.engine, db: d.db, clock: d.clock, door: doorGranter{d}, bus: d.bus, metrics: d.metrics, log: d.log.With("part", "decide")}
 
+	// The cloud link is built (not started) before any part runs, so that
+	// the pipeline's hook to wake the outbox drain is set once.
+	if d.link, err = d.newCloudLink(); err != nil {
+		return err
+	}
+	if d.link != nil {
+		d.pipe.kick = d.link.client.Kick
+	}
+
 	// Inputs run under their own context so that shutdown stops them first.
 	inCtx, stopInputs := context.WithCancel(ctx)
 	defer stopInputs()
@@ -220,9 +229,6 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 		return err
 	}
 	goRun(&services, "events", func() error { return d.runEmitter(ctx) })
-	if d.link, err = d.newCloudLink(); err != nil {
-		return err
-	}
 	if d.link != nil {
 		goRun(&services, "sync", func() error { return d.link.client.Run(ctx) })
 		goRun(&services, "sync-watch", func() error { return d.link.watch(ctx) })

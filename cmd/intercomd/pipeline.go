@@ -27,6 +27,7 @@ type pipeline struct {
 	db      *store.DB
 	clock   *clockSource
 	door    opener
+	kick    func() // wakes the outbox drain after a commit; may be nil
 	bus     *bus
 	metrics *metrics
 	log     *slog.Logger
@@ -55,6 +56,9 @@ func (p *pipeline) decide(ctx context.Context, c access.Credential) access.Decis
 		}
 	}
 	commit := time.Since(start)
+	if p.kick != nil {
+		p.kick()
+	}
 	if d.Grant {
 		if err := p.door.Grant(d.VisitID); err != nil {
 			p.log.Warn("grant not acted on", "visit", d.VisitID, "err", err)
