@@ -161,6 +161,7 @@ type badEnv struct {
 }
 
 func TestBadInputCatalogue(t *testing.T) {
+	t.Parallel()
 	cases := loadBadCases(t, filepath.Join("..", "..", "testdata", "bad"))
 	if len(cases) < 50 {
 		t.Fatalf("the catalogue has %d cases, want at least 50", len(cases))

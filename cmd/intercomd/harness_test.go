@@ -89,10 +89,15 @@ type daemonRun struct {
 	stop func() error
 }
 
+var startMu sync.Mutex
+
 // startLogged runs the daemon in-process on s's config (plus args), with its
 // log captured (and copied to the test's output when verbose).
 func startLogged(t *testing.T, s *demo.Setup, args ...string) *daemonRun {
 	t.Helper()
+	// testHook is one global: parallel tests take turns to start.
+	startMu.Lock()
+	defer startMu.Unlock()
 	ctx, cancel := context.WithCancel(t.Context())
 	got := make(chan *daemon, 1)
 	testHook = func(d *daemon) { got <- d }

@@ -64,6 +64,7 @@ func writeConfig(t *testing.T, s *demo.Setup, base, format, level, metrics strin
 // bus and on the socket, the events the cloud received, the metrics and the
 // raw database file after close. None may contain a planted value.
 func TestNoSecretsInOutputs(t *testing.T) {
+	t.Parallel()
 	s, err := demo.Prepare(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +243,7 @@ func TestNoSecretsInOutputs(t *testing.T) {
 // TestLockoutSurvivesRestart: five wrong PINs lock the keypad; a daemon
 // restarted on the same database still refuses the right PIN.
 func TestLockoutSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	s, cloud := prepare(t)
 	now := time.Now()
 	v, err := cloud.Create(cloudsim.Spec{Intercoms: []string{s.Device}, Start: now.Add(-time.Minute), End: now.Add(time.Hour),
@@ -299,6 +301,7 @@ func TestLockoutSurvivesRestart(t *testing.T) {
 // is not trusted, and time-bound keys are refused with clock_untrusted,
 // also after a restart (the server time is durable).
 func TestClockBehindServerTimeRefuses(t *testing.T) {
+	t.Parallel()
 	s, cloud := prepare(t)
 	now := time.Now()
 	v, err := cloud.Create(cloudsim.Spec{Intercoms: []string{s.Device}, Start: now.Add(-time.Minute), End: now.Add(6 * time.Hour),
@@ -383,6 +386,7 @@ func TestClockBehindServerTimeRefuses(t *testing.T) {
 // the daemon connects with a good certificate, and never with a CA it does
 // not trust or with an expired client certificate.
 func TestTLSRefused(t *testing.T) {
+	t.Parallel()
 	b := mqtttest.Start(t, mqtttest.Options{TLS: true})
 	other, err := mqtttest.NewCA("not-the-broker")
 	if err != nil {
@@ -445,6 +449,7 @@ func TestTLSRefused(t *testing.T) {
 // a process of another user (nobody) still gets 403 from the peer check,
 // counted, while root is served.
 func TestSocketRefusesOtherUsers(t *testing.T) {
+	t.Parallel()
 	s, _ := prepare(t)
 	r := startLogged(t, s)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
