@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
 go build -o bin/intercomd ./cmd/intercomd
-go build -o bin/intercomctl ./cmd/intercomctl 2>/dev/null || true
-go build -o bin/visitctl ./cmd/visitctl 2>/dev/null || true
-exec go run ./internal/demo/rundemo -intercomd bin/intercomd "$@"
+go build -o bin/intercomctl ./cmd/intercomctl
+go build -o bin/visitctl ./cmd/visitctl
+exec go run ./internal/demo/rundemo -intercomd bin/intercomd -visitctl bin/visitctl "$@"

@@ -59,7 +59,7 @@ func TestDemoScenario(t *testing.T) {
 	defer cloud.Close()
 	d, ctl, stop := startDaemon(t, s)
 	var out strings.Builder
-	steps, err := demo.Play(t.Context(), demo.Env{Device: s.Device, Ctl: ctl, Cloud: cloud, Out: &out})
+	steps, err := demo.Play(t.Context(), demo.Env{Device: s.Device, Ctl: ctl, Cloud: demo.InProcess{C: cloud}, Out: &out})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,6 @@ import (
 
 	"github.com/intercomd/intercomd/access"
 	"github.com/intercomd/intercomd/localapi"
-	"github.com/intercomd/intercomd/sync/cloudsim"
-	"github.com/intercomd/intercomd/sync/wire"
 )
 
 // Env is what the script drives.
@@ -23,7 +21,7 @@ type Env struct {
 	Device   string           // the daemon's device id
 	Intercom string           // its intercom id (default Device)
 	Ctl      *localapi.Client // the daemon's technician socket
-	Cloud    *cloudsim.Cloud  // the cloud stand-in (visitctl's engine)
+	Cloud    Cloud            // the cloud stand-in: visitctl, or its engine in-process
 	Out      io.Writer        // the timeline
 	Step     time.Duration    // how long to wait for each decision; default 10 s
 }
@@ -81,21 +79,16 @@ func Play(ctx context.Context, env Env) ([]Step, error) {
 	}
 
 	fmt.Fprintf(env.Out, "%-9s %-28s %-6s %-22s %s\n", "TIME", "INPUT", "RESULT", "REASON", "RELAY")
-	now := time.Now()
-	v, err := env.Cloud.Create(cloudsim.Spec{
-		FirstName: "Ada", Email: "ada@example.com", Intercoms: []string{env.Intercom},
-		Start: now.Add(-time.Minute), End: now.Add(2 * time.Hour),
-		GenPIN: true, GenQR: true, GenWeb: true, GenCard: true,
-	})
+	id, sec, err := env.Cloud.Create(ctx, env.Intercom)
 	if err != nil {
 		return nil, fmt.Errorf("demo: create visit: %w", err)
 	}
-	p.note("visitctl create: visit %s (pin, qr, card, web)", v.ID)
-	if err := p.waitKey(ctx, v.ID, false); err != nil {
+	p.note("visitctl create: visit %s (pin, qr, card, web)", id)
+	if err := p.waitKey(ctx, id, false); err != nil {
 		return nil, err
 	}
-	p.note("intercomd has visit %s", v.ID)
-	s := v.Secrets
+	p.note("intercomd has visit %s", id)
+	s := sec
 	wrong := wrongPIN(s.PIN)
 
 	p.try(ctx, "pin "+mask(s.PIN)+" (keypad)", access.KindPIN, access.ReasonGranted, func() error {
@@ -116,20 +109,20 @@ func Play(ctx context.Context, env Env) ([]Step, error) {
 		return env.Ctl.Sim(ctx, localapi.SimRequest{Kind: localapi.SimPIN, PIN: s.PIN})
 	})
 	web := func() error {
-		res, err := env.Cloud.Command(ctx, env.Device, wire.Command{Type: wire.CmdWebUnlock, VisitID: v.ID, Token: s.WebToken})
+		res, err := env.Cloud.WebUnlock(ctx, env.Device, id, s.WebToken)
 		if err != nil {
 			return err
 		}
-		p.note("web unlock result: %s %s", res.Status, res.Reason)
+		p.note("web unlock result: %s", res)
 		return nil
 	}
 	p.try(ctx, "web unlock (cloud)", access.KindWeb, access.ReasonGranted, web)
 
-	if err := env.Cloud.Delete(v.ID); err != nil {
+	if err := env.Cloud.Delete(ctx, id); err != nil {
 		return p.steps, fmt.Errorf("demo: delete: %w", err)
 	}
-	p.note("visitctl delete: visit %s", v.ID)
-	if err := p.waitKey(ctx, v.ID, true); err != nil {
+	p.note("visitctl delete: visit %s", id)
+	if err := p.waitKey(ctx, id, true); err != nil {
 		return p.steps, err
 	}
 	p.note("intercomd has the tombstone")

@@ -26,6 +26,7 @@ type Setup struct {
 	Socket  string
 	Device  string
 	State   string // the cloud stand-in's state file
+	KeyFile string // the site key, hex
 }
 
 // Prepare starts the broker and writes the files under dir.
@@ -46,6 +47,7 @@ func Prepare(dir string) (*Setup, error) {
 	s.SiteKey = make([]byte, 32)
 	rand.Read(s.SiteKey)
 	keyFile := filepath.Join(dir, "site.key")
+	s.KeyFile = keyFile
 	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(s.SiteKey)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
@@ -104,6 +106,11 @@ func (s *Setup) WaitSocket(ctx context.Context, within time.Duration) (*localapi
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// VisitctlArgs are visitctl's global flags for this world.
+func (s *Setup) VisitctlArgs() []string {
+	return []string{"--state", s.State, "--site-key-file", s.KeyFile, "--broker", s.Broker.URL()}
 }
 
 // Close stops the broker.

@@ -29,6 +29,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	bin := flag.String("intercomd", "bin/intercomd", "the intercomd binary")
+	visitctl := flag.String("visitctl", "bin/visitctl", "the visitctl binary (the cloud stand-in)")
 	keep := flag.Bool("keep", false, "keep the demo's directory (logs, database)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "intercomd-demo-")
@@ -43,13 +44,26 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer s.Close()
-	fmt.Printf("mosquitto on %s; intercomd --sim --config %s\n\n", s.Broker.URL(), s.Config)
+	fmt.Printf("mosquitto on %s\n", s.Broker.URL())
 
-	cloud, err := s.Cloud(ctx)
+	// The cloud stand-in serves snapshots from its state file, as a real
+	// cloud is always up; create, delete and unlock are visitctl commands.
+	serve := exec.CommandContext(ctx, *visitctl, append(s.VisitctlArgs(), "serve")...)
+	servelog, err := os.Create(filepath.Join(dir, "visitctl-serve.log"))
 	if err != nil {
 		return err
 	}
-	defer cloud.Close()
+	defer servelog.Close()
+	serve.Stdout, serve.Stderr = servelog, servelog
+	serve.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := serve.Start(); err != nil {
+		return fmt.Errorf("start visitctl serve: %w", err)
+	}
+	defer func() {
+		serve.Process.Signal(syscall.SIGTERM)
+		serve.Wait()
+	}()
+	fmt.Printf("visitctl serve --state %s\n", s.State)
 
 	logf, err := os.Create(filepath.Join(dir, "intercomd.log"))
 	if err != nil {
@@ -68,10 +82,12 @@ func run(ctx context.Context) error {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
+	fmt.Printf("intercomd --sim --config %s\n\n", s.Config)
 	ctl, err := s.WaitSocket(ctx, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, logf.Name())
 	}
+	cloud := demo.CLI{Bin: *visitctl, Global: s.VisitctlArgs()}
 	_, err = demo.Play(ctx, demo.Env{Device: s.Device, Ctl: ctl, Cloud: cloud, Out: os.Stdout})
 	if err != nil && *keep {
 		fmt.Printf("intercomd log: %s\n", logf.Name())
