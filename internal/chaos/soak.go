@@ -320,7 +320,10 @@ func sumMetric(r io.Reader, name string) (float64, error) {
 		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
-		f := strings.Fields(l[strings.LastIndexAny(l, "} ")+1:])
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest) // value, then an optional timestamp
 		if len(f) == 0 {
 			continue
 		}
