@@ -25,8 +25,8 @@ import (
 // camera watches an empty directory and sees only injected frames.
 func (d *daemon) startCamera(ctx context.Context, runDir string, wg *sync.WaitGroup, goRun func(*sync.WaitGroup, string, func() error)) error {
 	cfg := d.cfg
-	if !cfg.Camera.Enabled {
-		return nil
+	if !cfg.Camera.Enabled && d.hw.sim == nil {
+		return nil // in simulation every reader runs
 	}
 	src := cfg.Camera.Source
 	if d.hw.sim != nil && src == "" {

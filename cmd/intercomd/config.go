@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/intercomd/intercomd/device/serialport"
 )
 
 // Config is intercomd's configuration file (TOML, strictly decoded). Zero
@@ -82,6 +84,9 @@ type KeypadConfig struct {
 	Enabled      bool     `toml:"enabled"`
 	Port         string   `toml:"port"`          // e.g. /dev/serial/by-id/...
 	Baud         int      `toml:"baud"`          // default 115200
+	DataBits     int      `toml:"data_bits"`     // default 8
+	Parity       string   `toml:"parity"`        // none (default), odd, even, mark, space
+	StopBits     string   `toml:"stop_bits"`     // 1 (default), 1.5, 2
 	DigitTimeout Duration `toml:"digit_timeout"` // default 5s
 }
 
@@ -400,6 +405,24 @@ func (c *Config) validate() error {
 	case 9600, 19200, 38400, 57600, 115200:
 	default:
 		return bad("keypad.baud", "must be 9600, 19200, 38400, 57600 or 115200, not %d", k.Baud)
+	}
+	if k.DataBits == 0 {
+		k.DataBits = 8
+	}
+	if k.DataBits < 5 || k.DataBits > 8 {
+		return bad("keypad.data_bits", "must be 5 to 8, not %d", k.DataBits)
+	}
+	if k.Parity == "" {
+		k.Parity = "none"
+	}
+	if _, err := serialport.ParseParity(k.Parity); err != nil {
+		return bad("keypad.parity", "must be none, odd, even, mark or space, not %q", k.Parity)
+	}
+	if k.StopBits == "" {
+		k.StopBits = "1"
+	}
+	if _, err := serialport.ParseStopBits(k.StopBits); err != nil {
+		return bad("keypad.stop_bits", "must be 1, 1.5 or 2, not %q", k.StopBits)
 	}
 	if err := defaultRange("keypad.digit_timeout", &k.DigitTimeout, 5*time.Second, time.Second, time.Minute); err != nil {
 		return err

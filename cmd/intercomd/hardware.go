@@ -94,7 +94,8 @@ func (h *hardware) openInputs(cfg *Config, runDir string) error {
 		h.closers = append(h.closers, ls.Close)
 	}
 	if cfg.Keypad.Enabled {
-		sc := serialport.Config{Path: cfg.Keypad.Port, BaudRate: cfg.Keypad.Baud}
+		k := cfg.Keypad
+		sc := serialport.Config{Path: k.Port, BaudRate: k.Baud, DataBits: k.DataBits, Parity: k.Parity, StopBits: k.StopBits}
 		if _, err := sc.Mode(); err != nil {
 			return fmt.Errorf("keypad: %w", err)
 		}
