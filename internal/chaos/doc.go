@@ -22,4 +22,7 @@
 //     has a grant, a REX press or an audited control command behind it.
 //   - Report carries the figures printed as BENCH lines: iterations,
 //     failures, events lost and events duplicated.
+//   - Soak (`make soak`, chaosrun -soak) runs mixed traffic for a duration
+//     and samples the daemon's RssAnon and goroutines; SoakReport fits a line
+//     to the second half of the samples and fails on growth.
 package chaos
