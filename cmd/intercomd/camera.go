@@ -57,16 +57,7 @@ func (d *daemon) startCamera(ctx context.Context, runDir string, wg *sync.WaitGr
 	creds := make(chan access.Credential, 8)
 	goRun(wg, "camera", func() error { return cam.Run(ctx) })
 	goRun(wg, "qr", func() error { return d.qr.Run(ctx, cam, creds) })
-	goRun(wg, "qr-decide", func() error {
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case c := <-creds:
-				d.pipe.decide(ctx, c)
-			}
-		}
-	})
+	goRun(wg, "qr-decide", func() error { return d.decideFrom(ctx, creds) })
 	return nil
 }
 

@@ -278,16 +278,7 @@ func (d *daemon) startReaders(ctx context.Context, wg *sync.WaitGroup, goRun fun
 		d.wiegand = wiegand.New(wiegandConfig(cfg),
 			d.hw.edges, creds, d.emitAsync, d.log.With("part", "wiegand"))
 		goRun(wg, "wiegand", func() error { return d.wiegand.Run(ctx) })
-		goRun(wg, "wiegand-decide", func() error {
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case c := <-creds:
-					d.pipe.decide(ctx, c)
-				}
-			}
-		})
+		goRun(wg, "wiegand-decide", func() error { return d.decideFrom(ctx, creds) })
 	}
 	if d.hw.keypad != nil && (cfg.Keypad.Enabled || d.hw.sim != nil) {
 		d.keypad = keypad.New(keypad.Config{DigitTimeout: cfg.Keypad.DigitTimeout.Duration}, d.hw.keypad,
@@ -353,6 +344,18 @@ func (d *daemon) spawnWith(wg *sync.WaitGroup, name string, f func() error, onPa
 			}
 		}
 	})
+}
+
+// decideFrom decides every credential a reader delivers on creds.
+func (d *daemon) decideFrom(ctx context.Context, creds <-chan access.Credential) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-creds:
+			d.pipe.decide(ctx, c)
+		}
+	}
 }
 
 // runEmulator keeps the simulated keypad attached to the pty's far end.
