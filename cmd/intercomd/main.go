@@ -233,6 +233,7 @@ func (d *daemon) run(ctx context.Context, stderr io.Writer) (err error) {
 		goRun(&services, "sync", func() error { return d.link.client.Run(ctx) })
 		goRun(&services, "sync-watch", func() error { return d.link.watch(ctx) })
 	}
+	goRun(&services, "maintenance", func() error { return d.maintain(ctx, time.Hour) })
 	if err := d.serveSocket(ctx, &services, goRun); err != nil {
 		return err
 	}
@@ -344,6 +345,34 @@ func (d *daemon) spawnWith(wg *sync.WaitGroup, name string, f func() error, onPa
 			}
 		}
 	})
+}
+
+// tombstoneGrace is how long after a deleted visit's end its tombstone is
+// kept. Past its end a visit can no longer grant, so a stale update that
+// revived it would still be refused; the grace only keeps it visible to
+// technicians and to late deletes for a while.
+const tombstoneGrace = 7 * 24 * time.Hour
+
+// maintain purges old tombstones every interval, so that a long-running
+// device's cache does not grow with every visit ever deleted.
+func (d *daemon) maintain(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		clk := d.clock.now()
+		if clk.Trusted { // never purge on a clock that may be years ahead
+			if n, err := d.db.PurgeTombstones(clk.Now, tombstoneGrace); err != nil {
+				d.log.Warn("tombstone purge failed", "err", err)
+			} else if n > 0 {
+				d.log.Info("tombstones purged", "n", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // decideFrom decides every credential a reader delivers on creds.
