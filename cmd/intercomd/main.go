@@ -438,7 +438,17 @@ func (g doorGranter) Grant(visitID string) error {
 	return g.d.door.Unlock("grant")
 }
 
+// readSiteKey reads the hex site key. Like ssh with a private key, it
+// refuses a file that other users can read or write: anyone with the key
+// can test guesses against the credential hashes offline.
 func readSiteKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("site key: %w", err)
+	}
+	if fi.Mode().Perm()&0o007 != 0 {
+		return nil, fmt.Errorf("site key %s: mode %v lets other users read or write it; chmod 600 (or 640 with a trusted group)", path, fi.Mode().Perm())
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("site key: %w", err)
