@@ -214,7 +214,7 @@ func parseTruth(r io.Reader, dir string) ([]sample, error) {
 			continue
 		}
 		name, want, ok := strings.Cut(line, " ")
-		if !ok || name == "" || !filepath.IsLocal(name) {
+		if !ok || name == "" || !filepath.IsLocal(name) || filepath.Clean(name) == "." {
 			return nil, fmt.Errorf("truth.txt:%d: want \"file expected-text\" with a file inside %s", n, dir)
 		}
 		set = append(set, sample{filepath.Join(dir, name), want})
