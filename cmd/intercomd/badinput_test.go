@@ -277,6 +277,9 @@ func (e *badEnv) run(t *testing.T, c badCase) {
 		if err != nil {
 			t.Fatalf("transcript: %v", err)
 		}
+		// A transcript starts on an idle line: let any earlier frame end
+		// (the simulated reader's end-of-frame gap is 30 ms).
+		time.Sleep(100 * time.Millisecond)
 		if _, err := pinstest.Replay(ctx, r.d.hw.sim.edges, tr); err != nil {
 			t.Fatal(err)
 		}
