@@ -411,6 +411,7 @@ func (h *harness) iteration(ctx context.Context, i int) []string {
 	phase := Phase(h.rng.IntN(int(numPhases)))
 	brokerKill := i%h.opt.BrokerEvery == h.opt.BrokerEvery-1
 	pause := i%h.opt.PauseEvery == h.opt.PauseEvery/2
+	brokerKill = brokerKill && !pause // a kill would end the freeze
 	if h.proc == nil {
 		if err := h.start(ctx, i); err != nil {
 			return []string{err.Error()}

@@ -12,9 +12,10 @@ import (
 	"log/slog"
 )
 
-// TestChaosShort is the short form of `make chaos`: three rounds, one of
-// them with a broker kill and one with a broker freeze, against the real
-// binary. It must find no failure and lose no event.
+// TestChaosShort is the short form of `make chaos`: three rounds against the
+// real binary, the second with a broker freeze (the daemon is killed while
+// its events wait in the outbox), the third with a broker kill. It must find
+// no failure and lose no event.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon: skipped with -short")
@@ -26,7 +27,7 @@ func TestChaosShort(t *testing.T) {
 		t.Fatalf("build intercomd: %v\n%s", err, out)
 	}
 	rep, err := Run(t.Context(), Options{Binary: bin, Dir: filepath.Join(dir, "world"), Iterations: 3, Seed: 42,
-		Visits: 120, MaxPause: 3 * time.Second, BrokerEvery: 2, PauseEvery: 3,
+		Visits: 120, MaxPause: 3 * time.Second, BrokerEvery: 3, PauseEvery: 3,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
