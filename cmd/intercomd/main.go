@@ -388,6 +388,9 @@ func (d *daemon) decideFrom(ctx context.Context, creds <-chan access.Credential)
 }
 
 // runEmulator keeps the simulated keypad attached to the pty's far end.
+// Reading the master fails (EIO) whenever the reader has the slave closed,
+// e.g. while it reconnects, so the emulator re-attaches to the same master
+// promptly; a real keypad simply keeps its line.
 func runEmulator(ctx context.Context, s *simHardware) error {
 	for ctx.Err() == nil {
 		if m := s.link.Master(); m != nil {
@@ -395,7 +398,7 @@ func runEmulator(ctx context.Context, s *simHardware) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	return nil

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/intercomd/intercomd/localapi"
+	"github.com/intercomd/intercomd/reader/keypad/td63sim"
 	"github.com/intercomd/intercomd/reader/wiegand"
 )
 
@@ -51,7 +53,7 @@ func (b backend) Sim(ctx context.Context, r localapi.SimRequest) error {
 			_, err := s.tx.SendKeys(ctx, r.PIN+"#", 4)
 			return err
 		}
-		return s.pad.Type(ctx, r.PIN+"#")
+		return typeKeys(ctx, s.pad, r.PIN+"#")
 	case localapi.SimQR:
 		return b.d.simQR(ctx, r)
 	case localapi.SimREX:
@@ -74,4 +76,26 @@ func (b backend) Sim(ctx context.Context, r localapi.SimRequest) error {
 		return nil
 	}
 	return fmt.Errorf("%w: sim %v", localapi.ErrBadRequest, r.Kind)
+}
+
+// typeKeys types on the emulated keypad, waiting for it to be attached: it
+// detaches for a moment whenever the reader reopens the line.
+func typeKeys(ctx context.Context, pad *td63sim.Keypad, keys string) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if pad.Attached() {
+			err := pad.Type(ctx, keys)
+			if !errors.Is(err, td63sim.ErrDetached) {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sim pin: keypad emulator not attached for 3 s: %w", localapi.ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
