@@ -283,6 +283,9 @@ const (
 	ReasonInvalidCredential  Reason = "invalid_credential"
 	ReasonVisitMismatch      Reason = "visit_mismatch"
 	ReasonLookupFailed       Reason = "lookup_failed"
+	// ReasonCommitFailed is not the engine's: the daemon withdraws a grant
+	// whose event could not be made durable (no audit record, no open door).
+	ReasonCommitFailed Reason = "commit_failed"
 )
 
 // EventType names an event on the wire.

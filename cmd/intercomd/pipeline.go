@@ -10,10 +10,6 @@ import (
 	"github.com/intercomd/intercomd/store"
 )
 
-// ReasonCommitFailed is the reason a granted decision is turned into a deny
-// when its event could not be made durable: no audit record, no open door.
-const ReasonCommitFailed access.Reason = "commit_failed"
-
 // opener is the door as the pipeline drives it.
 type opener interface {
 	Grant(visitID string) error
@@ -46,11 +42,11 @@ func (p *pipeline) decide(ctx context.Context, c access.Credential) access.Decis
 		p.log.Error("decision not durable; denying", "reason", d.Reason, "visit", d.VisitID, "err", err)
 		if d.Grant {
 			d.Grant = false
-			d.Reason = ReasonCommitFailed
+			d.Reason = access.ReasonCommitFailed
 			for i := range d.Events {
 				if d.Events[i].Type == access.EventAccessGranted {
 					d.Events[i].Type = access.EventAccessDenied
-					d.Events[i].Reason = ReasonCommitFailed
+					d.Events[i].Reason = access.ReasonCommitFailed
 				}
 			}
 		}
