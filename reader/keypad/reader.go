@@ -127,7 +127,19 @@ type Reader struct {
 	// blockedUntil is the end of the keypad's brute-force block, as last
 	// reported by a decision; used by the PIN loop only.
 	blockedUntil time.Time
+
+	// Line errors (garbage, bad CRC, bad length, malformed frames) are
+	// reported as reader.error events at most once per LineErrorEvery, with
+	// the count since the last report: a cut or tapped keypad cable shows
+	// in the audit trail without flooding it.
+	lineErrs     uint64    // line errors counted so far
+	lineReported uint64    // of which already reported
+	lineEventAt  time.Time // last report
 }
+
+// LineErrorEvery is the least time between two reader.error events for
+// errors on the keypad's line.
+const LineErrorEvery = 10 * time.Second
 
 // New returns a Reader. emit receives reader.online, reader.offline and
 // input.rejected events; it may be called from several goroutines and must
@@ -298,8 +310,12 @@ func (r *Reader) readLoop(ctx context.Context, port io.Reader, closing *atomic.B
 			idle = 0
 			at := time.Now()
 			r.mu.Lock()
-			frames, _ := r.parser.Feed(buf[:n])
+			frames, errs := r.parser.Feed(buf[:n])
+			ev, report := r.lineErrors(errs, at)
 			r.mu.Unlock()
+			if report {
+				r.emit(ev)
+			}
 			for _, f := range frames {
 				if !r.frame(ctx, f, at, keys) {
 					return nil
@@ -320,6 +336,21 @@ func (r *Reader) readLoop(ctx context.Context, port io.Reader, closing *atomic.B
 			}
 		}
 	}
+}
+
+// lineErrors counts errs new line errors and returns a reader.error event
+// when one is due. r.mu must be held.
+func (r *Reader) lineErrors(errs int, at time.Time) (access.Event, bool) {
+	r.lineErrs += uint64(errs)
+	if r.lineErrs == r.lineReported || at.Sub(r.lineEventAt) < LineErrorEvery {
+		return access.Event{}, false
+	}
+	st := r.parser.Stats()
+	n := r.lineErrs - r.lineReported
+	r.lineReported, r.lineEventAt = r.lineErrs, at
+	return access.Event{ID: access.NewEventID(), Type: access.EventReaderError, At: at, Reader: r.cfg.ID,
+		Detail: fmt.Sprintf("%d line errors since the last report (totals: %d garbage bytes, %d bad CRC, %d bad length, %d malformed)",
+			n, st.Garbage, st.BadCRC, st.BadLength, st.Malformed)}, true
 }
 
 // frame handles one frame from the keypad; it returns false when ctx ends.

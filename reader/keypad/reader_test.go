@@ -237,6 +237,22 @@ func TestReaderGarbageAndSplitFrames(t *testing.T) {
 	if st.Keys != 5 || st.SeqGaps != 0 {
 		t.Errorf("keys %d, gaps %d; want 5, 0", st.Keys, st.SeqGaps)
 	}
+	// The line errors are in the audit trail, counted, once.
+	e := g.event(access.EventReaderError)
+	if e.Reader != "keypad0" || !strings.Contains(e.Detail, "line errors") || !strings.Contains(e.Detail, "bad CRC") {
+		t.Errorf("line error event = %+v", e)
+	}
+	if err := g.sim.WriteRaw([]byte{0xFF, 0xFE, 0xFD}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case e := <-g.events:
+		if e.Type == access.EventReaderError {
+			t.Errorf("second line error event within %v: %+v", keypad.LineErrorEvery, e)
+		}
+	default:
+	}
 }
 
 func TestReaderPortVanishesAndReturns(t *testing.T) {
