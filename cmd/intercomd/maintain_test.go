@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/intercomd/intercomd/access"
@@ -61,4 +62,49 @@ func TestMaintainPurgesOldTombstones(t *testing.T) {
 	if _, _, err := db.Visit("recent"); err != nil {
 		t.Errorf("recent tombstone gone: %v", err)
 	}
+}
+
+// TestMaintainHourlyInFakeTime runs the maintenance loop for eight days of
+// synctest time: a tombstone deleted at the start survives the 7-day grace
+// and is purged by the first hourly pass after it.
+func TestMaintainHourlyInFakeTime(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		db, err := store.Open(filepath.Join(dir, "h.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		start := time.Now() // the bubble's fake clock
+		v := access.Visit{ID: "v", Version: 1, Start: start.Add(-2 * time.Hour), End: start.Add(-time.Hour)}
+		if _, err := db.Apply(store.Batch{Revision: 1, Upserts: []store.Upsert{{Visit: v}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Apply(store.Batch{Revision: 2, Deletes: []store.Delete{{ID: "v", Version: 2}}}); err != nil {
+			t.Fatal(err)
+		}
+		d := &daemon{db: db, log: slog.New(slog.DiscardHandler),
+			clock: &clockSource{build: start.Add(-time.Hour), tolerance: time.Minute, nowFunc: time.Now}}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- d.maintain(ctx, time.Hour) }()
+		present := func() bool {
+			_, _, err := db.Visit("v")
+			return err == nil
+		}
+		time.Sleep(tombstoneGrace - time.Minute)
+		synctest.Wait()
+		if !present() {
+			t.Fatal("tombstone purged before the grace ran out")
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if present() {
+			t.Error("tombstone still there an hour after the grace ran out")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("maintain returned %v on cancel", err)
+		}
+	})
 }
