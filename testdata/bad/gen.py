@@ -106,7 +106,7 @@ case(W,'h10301_parity_error',tr(bits,comment='26-bit frame with a wrong leading 
 case(W,'bad_length_29',tr([1,0]*14+[1],comment='29 bits: no format has that length'),['counter wiegand:bad_length|wiegand:parity','error 29-bit','event input.rejected'])
 case(W,'runt_2_bits',tr([1,0],comment='two bits of line noise'),['counter wiegand:runts'])
 case(W,'noise_pulses',tr([1,0,1,0,1,0],width=2000,interval=300000,comment='pulses 2 us wide: below the minimum pulse'),['counter wiegand:noise_pulses'])
-case(W,'overflow_300_bits',tr([1,0,0]*100,interval=1000000,comment='300 bits: longer than any format'),['counter wiegand:overflow','event input.rejected'])
+case(W,'overflow_300_bits',tr([1,0,0]*100,interval=10000000,comment='300 bits: longer than any format; 10 ms apart (within spec) so a loaded machine cannot split it'),['counter wiegand:overflow','event input.rejected'])
 case(W,'key8_bad_complement',tr([0,0,0,1,0,0,0,1],comment='8-bit key burst whose high nibble is not the complement'),['counter wiegand:complement','error complement','event input.rejected'])
 case(W,'key4_bad_code',tr([1,1,0,1],comment='4-bit key code 13: no such key'),['counter wiegand:bad_key','event input.rejected'])
 
