@@ -479,30 +479,38 @@ func TestReaderHeldUpWithReadTimes(t *testing.T) {
 // FuzzReaderEdges drives the reader with arbitrary edge streams: 4 bytes per
 // edge (line, gap in 50 µs steps, width in µs, flags). Whatever arrives, the
 // reader must not panic, every frame must be accounted for, and what it
-// delivers must be a card whose value normalises or a PIN of digits.
+// delivers must be a card whose value normalises or a PIN of digits. A stream
+// is cut at maxFuzzEdges, room for a 37-bit frame and most of another: each
+// edge costs a timer in the bubble (about 2 µs), and longer streams only
+// repeat what the boundary between two frames already reaches.
 func FuzzReaderEdges(f *testing.F) {
 	for _, tc := range decodeSeeds() {
 		f.Add(tc)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 4*200 {
-			data = data[:4*200]
+		if len(data) > 4*maxFuzzEdges {
+			data = data[:4*maxFuzzEdges]
 		}
 		synctest.Test(t, func(t *testing.T) {
-			edges := pinstest.NewEdges()
-			out := make(chan access.Credential, 64)
-			r := wiegand.New(wiegand.Config{}, edges, out, nil, nil)
 			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error)
-			go func() { done <- r.Run(ctx) }()
+			src := &script{cancel: cancel}
+			at := time.Now()
 			for i := 0; i+4 <= len(data); i += 4 {
-				time.Sleep(time.Duration(data[i+1]) * 50 * time.Microsecond)
-				edges.Inject(wiegand.Edge{Line: int(data[i] % 3), At: time.Now(), Width: time.Duration(data[i+2]) * time.Microsecond, BothLow: data[i+3] == 0xff})
+				at = at.Add(time.Duration(data[i+1]) * 50 * time.Microsecond)
+				src.edges = append(src.edges, wiegand.Edge{Line: int(data[i] % 3), At: at, Width: time.Duration(data[i+2]) * time.Microsecond, BothLow: data[i+3] == 0xff})
 			}
-			time.Sleep(time.Second)
-			cancel()
-			if err := <-done; err != nil {
+			// Twice the longest end-of-frame gap ends the last frame.
+			src.end = at.Add(2 * wiegand.DefaultEOFMax)
+			out := make(chan access.Credential, 64)
+			r := wiegand.New(wiegand.Config{}, src, out, nil, nil)
+			if err := r.Run(ctx); err != nil {
 				t.Fatal(err)
+			}
+			if src.badWaits > 0 {
+				t.Fatalf("%d waits with a timeout that is not positive", src.badWaits)
+			}
+			if len(src.edges) > 0 {
+				t.Fatalf("run ended with %d edges unread", len(src.edges))
 			}
 			close(out)
 			for c := range out {
@@ -523,6 +531,49 @@ func FuzzReaderEdges(f *testing.F) {
 			}
 		})
 	})
+}
+
+const maxFuzzEdges = 64
+
+// script is an edge source that plays a fixed list of edges, each at its
+// time, in the reader's own goroutine: WaitForEdge sleeps (in the synctest
+// bubble) until the next edge is due or the timeout passes, as the kernel's
+// line request would. After the last edge and a tail of silence it cancels
+// the run. One goroutine, no channels and a short tail (every wait is a
+// timer in the bubble) make it cheap enough to fuzz at over a million
+// inputs a minute; the other tests use pinstest.Edges and its injecting
+// goroutine.
+type script struct {
+	edges    []wiegand.Edge
+	end      time.Time
+	cancel   context.CancelFunc
+	badWaits int
+}
+
+func (s *script) WaitForEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
+	if timeout <= 0 {
+		s.badWaits++
+		timeout = time.Millisecond
+	}
+	now := time.Now()
+	if len(s.edges) == 0 {
+		if !now.Before(s.end) {
+			s.cancel()
+			return wiegand.Edge{}, false, nil
+		}
+		time.Sleep(min(timeout, s.end.Sub(now)))
+		return wiegand.Edge{}, false, nil
+	}
+	e := s.edges[0]
+	if d := e.At.Sub(now); d > 0 {
+		if d > timeout {
+			time.Sleep(timeout)
+			return wiegand.Edge{}, false, nil
+		}
+		time.Sleep(d)
+	}
+	s.edges = s.edges[1:]
+	return e, true, nil
 }
 
 // decodeSeeds turns the decoder's table into edge streams, 2 ms apart.
