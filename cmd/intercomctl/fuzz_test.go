@@ -17,6 +17,9 @@ func FuzzRun(f *testing.F) {
 	f.Add("", "")
 	f.Add("--json", "")
 	f.Add("sim card", "")
+	// One socket path that nothing listens on, for every input: a
+	// directory per input would cost more than the run itself.
+	sock := filepath.Join(f.TempDir(), "none.sock")
 	f.Fuzz(func(t *testing.T, line, stdin string) {
 		args := strings.Fields(line)
 		for _, a := range args {
@@ -27,7 +30,6 @@ func FuzzRun(f *testing.F) {
 				return // could name a live socket
 			}
 		}
-		sock := filepath.Join(t.TempDir(), "none.sock")
 		err := run(t.Context(), append([]string{"--socket", sock}, args...), strings.NewReader(stdin), io.Discard, io.Discard)
 		if code := exitCode(err, io.Discard); code != 1 && code != 2 {
 			t.Fatalf("intercomctl %q with no daemon: exit %d (%v)", line, code, err)
