@@ -4,6 +4,9 @@ PKGS      ?= ./...
 DEPS_STAMP = .deps.ok
 TESTFLAGS ?= -count=1 -timeout 12m
 FUZZTIME  ?= 60s
+SHORTFUZZ ?= 2s
+MINEXECS  ?= 1000000
+FUZZROUNDS ?= 4
 ITERATIONS ?= 200
 DURATION  ?= 10m
 QRDIR     ?= ../shared/data/qr-frames
@@ -25,6 +28,8 @@ test: deps
 	# Mats have no finalizers: with matprofile, the camera and QR tests check
 	# that every Mat is closed.
 	$(GO) test $(TESTFLAGS) -tags matprofile ./device/camera ./reader/qr
+	# A short fuzz: every target for a few seconds, one round each.
+	@FUZZTIME=$(SHORTFUZZ) MINEXECS=0 bash scripts/fuzz.sh
 
 bench: deps
 	@bash scripts/bench.sh
@@ -45,7 +50,7 @@ demo: deps
 	@bash scripts/demo.sh
 
 fuzz: deps
-	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+	@FUZZTIME=$(FUZZTIME) MINEXECS=$(MINEXECS) FUZZROUNDS=$(FUZZROUNDS) bash scripts/fuzz.sh
 
 chaos: deps
 	@ITERATIONS=$(ITERATIONS) bash scripts/chaos.sh

@@ -3,13 +3,22 @@
 # each for FUZZTIME (default 60s), one after the other, printing per target
 #
 #   BENCH fuzz_execs_<pkg>_<Name> N execs
+#   BENCH fuzz_seconds_<pkg>_<Name> S s
 #
-# from go's last "fuzz: elapsed: …, execs: N" line. It fails if any target
-# crashes; go writes the crashing input to <pkg>/testdata/fuzz/<Name>/, where
-# it becomes a seed that plain `go test` replays from then on (commit it with
-# the fix). FUZZ selects targets by regexp (default all), FUZZPKGS the
-# packages (default ./...), FUZZPARALLEL the workers per target (default:
-# every core), FUZZMINIMIZE the minimisation budget per input (default 100x).
+# N sums go's last "fuzz: elapsed: …, execs: N" line of each round; S is
+# wall time, build included. A target
+# that has not reached MINEXECS (default 1,000,000) after one round runs
+# further rounds of FUZZTIME, up to FUZZROUNDS (default 4), resuming from
+# the corpus the last round cached; it fails if it is still short then.
+# The rounds are for targets whose every input is costly (a decoded image,
+# a CLI whose test binary links net/http): their rate is printed, not
+# hidden. It fails if any target crashes; go writes the crashing input to
+# <pkg>/testdata/fuzz/<Name>/, where it becomes a seed that plain `go test`
+# replays from then on (commit it with the fix). FUZZ selects targets by
+# regexp (default all), FUZZPKGS the packages (default ./...), FUZZPARALLEL
+# the workers per target (default: every core), FUZZMINIMIZE the
+# minimisation budget per input (default 100x). MINEXECS=0 gives one round
+# each, as make test's short run does.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-60s}
@@ -20,7 +29,8 @@ FUZZPARALLEL=${FUZZPARALLEL:-$(nproc)}
 # (the default is 60 s each, and the exec rate drops to 0 meanwhile); a
 # crasher is still written, just less minimised.
 FUZZMINIMIZE=${FUZZMINIMIZE:-100x}
-MINEXECS=${MINEXECS:-0}
+MINEXECS=${MINEXECS:-1000000}
+FUZZROUNDS=${FUZZROUNDS:-4}
 
 mod=$(go list -m)
 list=$(mktemp)
@@ -64,25 +74,41 @@ for i in "${!targets[@]}"; do
 	tag=$(echo "${pkg#"$mod"/}" | tr '/.-' '___')
 	[ "$pkg" = "$mod" ] && tag=root
 	corpus="$rel/testdata/fuzz/$name"
-	before=$(ls "$corpus" 2>/dev/null | sort)
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZE" -parallel "$FUZZPARALLEL" "$rel" >"$log" 2>&1
-	rc=$?
-	after=$(ls "$corpus" 2>/dev/null | sort)
-	execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-	execs=${execs:-0}
-	echo "BENCH fuzz_execs_${tag}_${name} ${execs} execs"
-	if [ $rc -ne 0 ] && [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$log"; then
-		# Go 1.26's fuzz coordinator can fail a target at the -fuzztime
-		# deadline without any crasher (golang/go#75804, fixed in Go 1.27).
-		# No input was written, so nothing was found: count it, don't fail.
-		echo "fuzz: $rel $name hit the Go fuzz-deadline race (golang/go#75804); no crasher written, not a failure" >&2
-		flakes=$((flakes + 1))
-	elif [ $rc -ne 0 ]; then
+	total=0
+	rounds=0
+	start=$SECONDS
+	status=ok
+	while :; do
+		rounds=$((rounds + 1))
+		before=$(ls "$corpus" 2>/dev/null | sort)
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZE" -parallel "$FUZZPARALLEL" "$rel" >"$log" 2>&1
+		rc=$?
+		after=$(ls "$corpus" 2>/dev/null | sort)
+		execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+		total=$((total + ${execs:-0}))
+		if [ $rc -ne 0 ] && [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$log"; then
+			# Go 1.26's fuzz coordinator can fail a target at the -fuzztime
+			# deadline without any crasher (golang/go#75804, fixed in Go
+			# 1.27). No input was written, so nothing was found: count it,
+			# don't fail.
+			echo "fuzz: $rel $name hit the Go fuzz-deadline race (golang/go#75804); no crasher written, not a failure" >&2
+			flakes=$((flakes + 1))
+		elif [ $rc -ne 0 ]; then
+			status=crash
+			break
+		fi
+		if [ "$total" -ge "$MINEXECS" ] || [ "$rounds" -ge "$FUZZROUNDS" ]; then
+			break
+		fi
+	done
+	echo "BENCH fuzz_execs_${tag}_${name} ${total} execs"
+	echo "BENCH fuzz_seconds_${tag}_${name} $((SECONDS - start)) s"
+	if [ $status = crash ]; then
 		echo "fuzz: $rel $name FAILED (exit $rc); the input is under $rel/testdata/fuzz/$name/:" >&2
 		grep -v '^fuzz: elapsed' "$log" | tail -30 >&2
 		fail=$((fail + 1))
-	elif [ "$execs" -lt "$MINEXECS" ]; then
-		echo "fuzz: $rel $name ran only $execs execs (< $MINEXECS)" >&2
+	elif [ "$total" -lt "$MINEXECS" ]; then
+		echo "fuzz: $rel $name ran only $total execs in $rounds rounds (< $MINEXECS)" >&2
 		fail=$((fail + 1))
 	fi
 done
