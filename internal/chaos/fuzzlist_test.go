@@ -12,13 +12,13 @@ import (
 // requiredFuzz are the fuzz targets `make fuzz` must find (issue 7): per
 // input the device takes from outside, at least one of these per package.
 var requiredFuzz = map[string][]string{
-	"reader/wiegand": {"FuzzDecode", "FuzzReadTranscript"},                                                  // Wiegand frames and edge streams
-	"reader/keypad":  {"FuzzParser"},                                                                        // TD63 frames
-	"sync/wire":      {"FuzzDelta", "FuzzSnapshotChunk", "FuzzCommand", "FuzzEventBatch", "FuzzParseTopic"}, // MQTT messages
-	"reader/qr":      {"FuzzParsePayload"},                                                                  // QR payloads
-	"cmd/intercomd":  {"FuzzParseConfig"},                                                                   // config
-	"localapi":       {"FuzzDecode", "FuzzQuery"},                                                           // debug-socket requests
-	"store":          {"FuzzDecodeRecord", "FuzzDecodeUse", "FuzzDecodeLockout", "FuzzParseMeta"},           // stored records
+	"reader/wiegand":  {"FuzzDecode", "FuzzReadTranscript"},                                                  // Wiegand frames and edge streams
+	"reader/keypad":   {"FuzzParser"},                                                                        // TD63 frames
+	"sync/wire":       {"FuzzDelta", "FuzzSnapshotChunk", "FuzzCommand", "FuzzEventBatch", "FuzzParseTopic"}, // MQTT messages
+	"reader/qr":       {"FuzzParsePayload"},                                                                  // QR payloads
+	"internal/config": {"FuzzParse"},                                                                         // config
+	"localapi":        {"FuzzDecode", "FuzzQuery"},                                                           // debug-socket requests
+	"store":           {"FuzzDecodeRecord", "FuzzDecodeUse", "FuzzDecodeLockout", "FuzzParseMeta"},           // stored records
 }
 
 // TestFuzzTargetsExist fails if a required fuzz target disappears: the
