@@ -6,7 +6,7 @@ TESTFLAGS ?= -count=1 -timeout 12m
 FUZZTIME  ?= 60s
 SHORTFUZZ ?= 2s
 MINEXECS  ?= 1000000
-FUZZROUNDS ?= 4
+FUZZROUNDS ?= 6
 ITERATIONS ?= 200
 DURATION  ?= 10m
 QRDIR     ?= ../shared/data/qr-frames
@@ -29,7 +29,7 @@ test: deps
 	# that every Mat is closed.
 	$(GO) test $(TESTFLAGS) -tags matprofile ./device/camera ./reader/qr
 	# A short fuzz: every target for a few seconds, one round each.
-	@FUZZTIME=$(SHORTFUZZ) MINEXECS=0 bash scripts/fuzz.sh
+	@FUZZTIME=$(SHORTFUZZ) MINEXECS=0 FUZZSAVE=0 bash scripts/fuzz.sh
 
 bench: deps
 	@bash scripts/bench.sh

@@ -8,7 +8,7 @@
 # N sums go's last "fuzz: elapsed: …, execs: N" line of each round; S is
 # wall time, build included. A target
 # that has not reached MINEXECS (default 1,000,000) after one round runs
-# further rounds of FUZZTIME, up to FUZZROUNDS (default 4), resuming from
+# further rounds of FUZZTIME, up to FUZZROUNDS (default 6), resuming from
 # the corpus the last round cached; it fails if it is still short then.
 # The rounds are for targets whose every input is costly (a decoded image,
 # a CLI whose test binary links net/http): their rate is printed, not
@@ -18,7 +18,9 @@
 # regexp (default all), FUZZPKGS the packages (default ./...), FUZZPARALLEL
 # the workers per target (default: every core), FUZZMINIMIZE the
 # minimisation budget per input (default 100x). MINEXECS=0 gives one round
-# each, as make test's short run does.
+# each, as make test's short run does. After each target the corpus go
+# cached is copied into testdata (scripts/fuzzcorpus.sh); FUZZSAVE=0, as in
+# make test, leaves testdata alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-60s}
@@ -30,7 +32,8 @@ FUZZPARALLEL=${FUZZPARALLEL:-$(nproc)}
 # crasher is still written, just less minimised.
 FUZZMINIMIZE=${FUZZMINIMIZE:-100x}
 MINEXECS=${MINEXECS:-1000000}
-FUZZROUNDS=${FUZZROUNDS:-4}
+FUZZROUNDS=${FUZZROUNDS:-6}
+FUZZSAVE=${FUZZSAVE:-1}
 
 mod=$(go list -m)
 list=$(mktemp)
@@ -103,6 +106,10 @@ for i in "${!targets[@]}"; do
 	done
 	echo "BENCH fuzz_execs_${tag}_${name} ${total} execs"
 	echo "BENCH fuzz_seconds_${tag}_${name} $((SECONDS - start)) s"
+	if [ "$FUZZSAVE" = 1 ]; then
+		# Keep the corpus in testdata (scripts/fuzzcorpus.sh says why).
+		bash scripts/fuzzcorpus.sh "$pkg|$name"
+	fi
 	if [ $status = crash ]; then
 		echo "fuzz: $rel $name FAILED (exit $rc); the input is under $rel/testdata/fuzz/$name/:" >&2
 		grep -v '^fuzz: elapsed' "$log" | tail -30 >&2
