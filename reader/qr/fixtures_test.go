@@ -175,13 +175,7 @@ func FuzzDecode(f *testing.F) {
 	// The rendered seed must decode, so that fuzzing starts from a whole
 	// read and not only from the detector's rejections.
 	for mode := range byte(fuzzModes) {
-		var syms []Symbol
-		if mode < 3 {
-			syms, _ = scanContained(sc, code, mode)
-		} else {
-			syms, _ = safeDecode(d, code, nil)
-		}
-		if len(syms) != 1 {
+		if syms, _ := decodeMode(d, sc, code, mode); len(syms) != 1 {
 			f.Fatalf("mode %d: rendered seed gave %d symbols", mode, len(syms))
 		}
 	}
@@ -197,20 +191,7 @@ func FuzzDecode(f *testing.F) {
 		if h == 0 {
 			return
 		}
-		g := Gray{Pix: pix, Width: w, Height: h, Stride: w}
-		var syms []Symbol
-		var err error
-		if mode < 3 {
-			syms, err = scanContained(sc, g, mode)
-		} else {
-			d.Reset() // each input on its own, as a first frame
-			syms, err = safeDecode(d, g, nil)
-			if err == nil && len(syms) > 0 {
-				var more []Symbol
-				more, err = safeDecode(d, g, syms)
-				syms = append(syms, more...)
-			}
-		}
+		syms, err := decodeMode(d, sc, Gray{Pix: pix, Width: w, Height: h, Stride: w}, mode)
 		if err != nil {
 			if !errors.Is(err, errDecoderFault) {
 				t.Fatalf("unexpected error on %dx%d: %v", w, h, err)
@@ -230,6 +211,21 @@ const (
 	fuzzModes     = 4
 	maxFuzzPixels = 80 * 80
 )
+
+// decodeMode reads g as FuzzDecode's mode says: one scan (modes 0-2), or
+// the cascade on g as a first frame followed by DecodeMore (mode 3).
+func decodeMode(d *Decoder, sc *scanner, g Gray, mode byte) ([]Symbol, error) {
+	if mode < 3 {
+		return scanContained(sc, g, mode)
+	}
+	d.Reset()
+	syms, err := safeDecode(d, g, nil)
+	if err != nil || len(syms) == 0 {
+		return syms, err
+	}
+	more, err := safeDecode(d, g, syms)
+	return append(syms, more...), err
+}
 
 // scanContained is one scan as the cascade runs it, with a panic in gozxing
 // contained as safeDecode contains it.
