@@ -18,9 +18,19 @@
 # regexp (default all), FUZZPKGS the packages (default ./...), FUZZPARALLEL
 # the workers per target (default: every core), FUZZMINIMIZE the
 # minimisation budget per input (default 100x). MINEXECS=0 gives one round
-# each, as make test's short run does. After each target the corpus go
-# cached is copied into testdata (scripts/fuzzcorpus.sh); FUZZSAVE=0, as in
-# make test, leaves testdata alone.
+# each, as make test's short run does.
+#
+# The corpus is kept in testdata: after each target, the inputs go found
+# interesting, which it keeps in $GOCACHE/fuzz/<importpath>/<Name>/, are
+# copied into <pkg>/testdata/fuzz/<Name>/, where plain `go test` replays them
+# on every run and where the next `make fuzz` on a fresh machine starts
+# from. go names each input by its hash, so copying is idempotent. Inputs
+# are taken smallest first until the target's testdata holds FUZZCORPUSKB
+# (default 1024 KiB): go writes []byte inputs as quoted strings, so a 6 KB
+# image from reader/qr's FuzzDecode is a 20 KB file, and the whole cache of
+# that one target would add 13 MB to the repository. The rest stays in the
+# cache. BENCH fuzz_corpus_<pkg>_<Name> counts what testdata then holds.
+# FUZZSAVE=0, as in make test, leaves testdata alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-60s}
@@ -34,6 +44,7 @@ FUZZMINIMIZE=${FUZZMINIMIZE:-100x}
 MINEXECS=${MINEXECS:-1000000}
 FUZZROUNDS=${FUZZROUNDS:-6}
 FUZZSAVE=${FUZZSAVE:-1}
+FUZZCORPUSKB=${FUZZCORPUSKB:-1024}
 
 mod=$(go list -m)
 list=$(mktemp)
@@ -65,6 +76,26 @@ if [ ${#targets[@]} -eq 0 ]; then
 	exit 1
 fi
 echo "fuzz: ${#targets[@]} targets, $FUZZTIME each" >&2
+
+# save_corpus copies go's cached corpus of target $2 in import path $1
+# into the directory $3, within FUZZCORPUSKB; $4 is the package's BENCH tag.
+save_corpus() {
+	local src dst=$3 used size f b kb
+	src=$(go env GOCACHE)/fuzz/$1/$2
+	mkdir -p "$dst"
+	if [ -d "$src" ]; then
+		used=$(du -sk --apparent-size "$dst" | cut -f1)
+		while read -r size f; do
+			b=$(basename "$f")
+			[ -e "$dst/$b" ] && continue
+			kb=$(((size + 1023) / 1024))
+			[ $((used + kb)) -gt "$FUZZCORPUSKB" ] && break
+			cp "$f" "$dst/$b"
+			used=$((used + kb))
+		done < <(find "$src" -type f -printf '%s %p\n' | sort -n)
+	fi
+	echo "BENCH fuzz_corpus_${4}_${2} $(find "$dst" -type f | wc -l) inputs"
+}
 
 fail=$listfail
 flakes=0
@@ -107,8 +138,7 @@ for i in "${!targets[@]}"; do
 	echo "BENCH fuzz_execs_${tag}_${name} ${total} execs"
 	echo "BENCH fuzz_seconds_${tag}_${name} $((SECONDS - start)) s"
 	if [ "$FUZZSAVE" = 1 ]; then
-		# Keep the corpus in testdata (scripts/fuzzcorpus.sh says why).
-		bash scripts/fuzzcorpus.sh "$pkg|$name"
+		save_corpus "$pkg" "$name" "$corpus" "$tag"
 	fi
 	if [ $status = crash ]; then
 		echo "fuzz: $rel $name FAILED (exit $rc); the input is under $rel/testdata/fuzz/$name/:" >&2
